@@ -1,0 +1,122 @@
+// Api: the JSON routes of the API listener (docs/api.md is the route table).
+//
+// escrowd passes Handle to http::Server. Each request is authenticated by its
+// bearer token (api/auth.h), checked for the route's roles, and then served
+// from the projections (reads) or through EscrowService (changes). Bad input
+// is answered with {"error": code, "message": text} and never throws out of
+// Handle; an unexpected exception becomes a 500 and an error log line.
+//
+// Logger "api": info for account and policy changes, debug per request, warn
+// for denials. Passwords, tokens and request bodies are never logged.
+//
+// Thread safety: Handle may run on many worker threads at once. The session
+// records live in RocksDB, the counters in ApiMetrics, and the metrics source
+// is guarded by metrics_mu_.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "api/auth.h"
+#include "api/http/http.h"
+#include "api/metrics.h"
+#include "ledger/sequencer.h"
+#include "ledger/store.h"
+#include "projections/service.h"
+
+namespace escrow::api {
+
+// Limits on request fields, in bytes or items.
+constexpr size_t kMaxReasonLength = 512;
+constexpr size_t kMaxDisplayNameLength = 128;
+constexpr size_t kMaxFieldLength = 256;
+constexpr size_t kMaxRolesPerAccount = 8;
+constexpr size_t kMaxDeviceListLimit = 1000;
+constexpr size_t kDefaultDeviceListLimit = 100;
+constexpr size_t kMaxAuditLimit = 1000;
+// Enrollment token lifetime: 7 days unless the request sets token_ttl_s, at most 90 days.
+constexpr uint64_t kDefaultTokenTtlS = 7 * 24 * 3600;
+constexpr uint64_t kMaxTokenTtlS = 90 * 24 * 3600;
+
+class Api {
+ public:
+  struct Options {
+    std::function<int64_t()> clock;  // Unix nanoseconds; empty means the system clock
+    int64_t session_ttl_ns = kSessionTtlNs;
+  };
+
+  // All pointers must outlive the Api. sequencer supplies the committed seq
+  // for /healthz and /metrics.
+  Api(ledger::Store* store, projections::EscrowService* service, ledger::Sequencer* sequencer,
+      Options options);
+
+  http::Response Handle(const http::Request& request);
+
+  // Appends source()'s Prometheus text to every /metrics reply (escrowd adds
+  // the gateway counters this way). source runs on a worker thread.
+  void SetMetricsSource(std::function<std::string()> source);
+
+ private:
+  // One matched request: the caller (null for anonymous routes) and the {id}
+  // path segment, if the route has one.
+  struct Call {
+    const http::Request& request;
+    const projections::Principal* principal;
+    std::string id;
+  };
+  using RouteHandler = http::Response (Api::*)(const Call&);
+  struct Route {
+    std::string_view method;
+    std::string_view pattern;  // "/v1/devices/{id}/timeline"
+    std::string_view route_class;
+    bool signed_in;
+    RouteHandler handler;
+  };
+  static const Route kRoutes[];
+
+  http::Response Dispatch(const http::Request& request, std::string* route_class,
+                          std::string* actor);
+
+  // Sessions, policy, accounts (api_accounts.cc).
+  http::Response Login(const Call& call);
+  http::Response Logout(const Call& call);
+  http::Response GetSession(const Call& call);
+  http::Response GetPolicy(const Call& call);
+  http::Response PutPolicy(const Call& call);
+  http::Response CreateAccount(const Call& call);
+  http::Response ListAccounts(const Call& call);
+
+  // Devices (api_devices.cc).
+  http::Response RegisterDevice(const Call& call);
+  http::Response ListDevices(const Call& call);
+  http::Response GetDevice(const Call& call);
+  http::Response GetTimeline(const Call& call);
+  http::Response RequestRotation(const Call& call);
+  http::Response RetireDevice(const Call& call);
+  // Returns ok when principal may read device_id's state and timeline.
+  Status CheckDeviceReadAccess(const projections::Principal& principal,
+                               const std::string& device_id);
+
+  // Retrieval (api_retrieve.cc).
+  http::Response RetrievePassword(const Call& call);
+
+  // Audit, ledger, health and metrics (api_audit.cc).
+  http::Response QueryAudit(const Call& call);
+  http::Response LedgerHead(const Call& call);
+  http::Response Health(const Call& call);
+  http::Response Metrics(const Call& call);
+
+  ledger::Store* store_;
+  projections::EscrowService* service_;
+  ledger::Sequencer* sequencer_;
+  std::function<int64_t()> clock_;
+  SessionManager sessions_;
+  ApiMetrics metrics_;
+
+  std::mutex metrics_mu_;
+  std::function<std::string()> metrics_source_;  // guarded by metrics_mu_
+};
+
+}  // namespace escrow::api

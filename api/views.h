@@ -1,0 +1,28 @@
+// JSON views of projection records for API replies.
+//
+// No view includes a recovery password, an envelope or a password hash.
+// Times appear twice: "<name>_ns" (Unix nanoseconds) and "<name>" (RFC 3339 UTC).
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include "ledger/entry.h"
+#include "projections/state.h"
+
+namespace escrow::api {
+
+// Returns {"reset_mode", "self_service_recovery", "rotate_after_retrieval",
+// "check_in_interval_s", "min_os_version"}.
+boost::json::object PolicyToJson(const projections::Policy& policy);
+boost::json::object AccountToJson(const projections::AccountRecord& account);
+boost::json::object DeviceToJson(const projections::DeviceRecord& device);
+boost::json::object AuditRecordToJson(const projections::AuditRecord& record);
+// ledger::EntryToJson plus the time in RFC 3339.
+boost::json::object TimelineEntryToJson(const ledger::Entry& entry);
+
+// Sets object[name + "_ns"] and object[name] for a Unix time in nanoseconds.
+void PutTime(boost::json::object& object, std::string_view name, int64_t unix_ns);
+
+}  // namespace escrow::api

@@ -1,0 +1,105 @@
+// Store: the one RocksDB database of a data directory and its column families.
+//
+// Layout of DATA_DIR:
+//   DATA_DIR/db/    the RocksDB database
+//   DATA_DIR/keys/  ledger signing key, master key, TLS keys (files 0600, folder 0700)
+//
+// Column families:
+//   ledger                big-endian seq (8 bytes) -> entry bytes (ledger/entry.h)
+//   checkpoints           reserved for signed checkpoints
+//   projection.meta       "last_applied_seq" -> uint64 big-endian
+//   projection.devices    device id -> DeviceRecord
+//   projection.policy     "policy" -> Policy
+//   projection.accounts   account name -> AccountRecord
+//   projection.tokens     token digest -> TokenRecord
+//   projection.audit      audit and timeline indexes (projections/state.h)
+//   keystore              escrow key id -> wrapped X25519 private key
+//   credentials           account name -> scrypt password hash (never in the ledger)
+//   operational           device counters, last check-ins, sessions; disposable
+//
+// Thread safety: Store is safe to use from any thread; RocksDB synchronizes.
+// Only the sequencer writes to ledger and projection.* column families.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ledger/status.h"
+
+namespace escrow::ledger {
+
+enum class Cf : int {
+  kLedger = 0,
+  kCheckpoints,
+  kProjectionMeta,
+  kProjectionDevices,
+  kProjectionPolicy,
+  kProjectionAccounts,
+  kProjectionTokens,
+  kProjectionAudit,
+  kKeystore,
+  kCredentials,
+  kOperational,
+  kCount,
+};
+
+const char* CfName(Cf cf);
+
+// The projection column families, in a fixed order (for rebuild and compare).
+const std::vector<Cf>& ProjectionCfs();
+
+class Store {
+ public:
+  struct Options {
+    bool read_only = false;
+    bool create_if_missing = true;
+  };
+
+  // Opens (or creates) DATA_DIR/db with every column family.
+  static Result<std::unique_ptr<Store>> Open(const std::string& data_dir, const Options& options);
+  static Result<std::unique_ptr<Store>> Open(const std::string& data_dir) {
+    return Open(data_dir, Options{});
+  }
+  ~Store();
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Cf cf) const { return handles_[static_cast<int>(cf)]; }
+  const std::string& data_dir() const { return data_dir_; }
+  std::string keys_dir() const { return data_dir_ + "/keys"; }
+
+  // Reads committed state. Returns nullopt when the key is absent.
+  Result<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
+
+  // Writes a batch. sync = true waits for the WAL to reach the disk.
+  Status Write(rocksdb::WriteBatch* batch, bool sync = true);
+
+  // Writes one key in a non-ledger column family (operational, credentials, keystore).
+  Status Put(Cf cf, std::string_view key, std::string_view value, bool sync = true);
+  Status Delete(Cf cf, std::string_view key, bool sync = true);
+
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf) const;
+
+  // Returns the highest seq in the ledger CF, 0 when empty.
+  Result<uint64_t> LastSeq() const;
+  // Reads the stored bytes of entry seq.
+  Result<std::optional<std::string>> ReadEntry(uint64_t seq) const;
+
+ private:
+  Store() = default;
+
+  std::string data_dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+// Converts a RocksDB status to ours: I/O errors and a read-only database
+// become kUnavailable, corruption becomes kInternal.
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+}  // namespace escrow::ledger
