@@ -168,6 +168,64 @@ bool Ed25519Verify(std::string_view public_key, std::string_view message,
                           message.size()) == 1;
 }
 
+Result<Ed25519Key> Ed25519Key::FromPrivate(std::string_view private_key) {
+  auto key = PrivateKey(EVP_PKEY_ED25519, private_key);
+  if (!key.ok()) return key.status();
+  Ed25519Key out;
+  out.pkey_ = key->release();
+  out.has_private_ = true;
+  return out;
+}
+
+Result<Ed25519Key> Ed25519Key::FromPublic(std::string_view public_key) {
+  auto key = PublicKey(EVP_PKEY_ED25519, public_key);
+  if (!key.ok()) return key.status();
+  Ed25519Key out;
+  out.pkey_ = key->release();
+  return out;
+}
+
+Ed25519Key::Ed25519Key(Ed25519Key&& o) noexcept : pkey_(o.pkey_), has_private_(o.has_private_) {
+  o.pkey_ = nullptr;
+}
+
+Ed25519Key& Ed25519Key::operator=(Ed25519Key&& o) noexcept {
+  if (this != &o) {
+    EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_));
+    pkey_ = o.pkey_;
+    has_private_ = o.has_private_;
+    o.pkey_ = nullptr;
+  }
+  return *this;
+}
+
+Ed25519Key::~Ed25519Key() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_)); }
+
+Result<std::string> Ed25519Key::Sign(std::string_view message) const {
+  if (!has_private_) return FailedPrecondition("this Ed25519 key has no private half");
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  std::string sig(kEd25519SignatureSize, '\0');
+  size_t len = sig.size();
+  if (!ctx ||
+      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, static_cast<EVP_PKEY*>(pkey_)) !=
+          1 ||
+      EVP_DigestSign(ctx.get(), U(sig), &len, U(message), message.size()) != 1) {
+    return Internal("Ed25519 signing failed");
+  }
+  return sig;
+}
+
+bool Ed25519Key::Verify(std::string_view message, std::string_view signature) const {
+  if (pkey_ == nullptr || signature.size() != kEd25519SignatureSize) return false;
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr,
+                                   static_cast<EVP_PKEY*>(pkey_)) != 1) {
+    return false;
+  }
+  return EVP_DigestVerify(ctx.get(), U(signature), signature.size(), U(message),
+                          message.size()) == 1;
+}
+
 KeyPair GenerateX25519() { return Generate(EVP_PKEY_X25519); }
 
 Result<std::string> X25519PublicFromPrivate(std::string_view private_key) {

@@ -70,6 +70,27 @@ Result<std::string> Ed25519Sign(std::string_view private_key, std::string_view m
 bool Ed25519Verify(std::string_view public_key, std::string_view message,
                    std::string_view signature);
 
+// An Ed25519 key parsed once, for signing or verifying many messages. OpenSSL
+// derives the public point when a raw private key is loaded, which costs
+// about as much as a signature, so hot paths keep one of these.
+class Ed25519Key {
+ public:
+  static Result<Ed25519Key> FromPrivate(std::string_view private_key);
+  static Result<Ed25519Key> FromPublic(std::string_view public_key);
+  Ed25519Key(Ed25519Key&&) noexcept;
+  Ed25519Key& operator=(Ed25519Key&&) noexcept;
+  ~Ed25519Key();
+
+  // Fails when the key holds only a public half.
+  Result<std::string> Sign(std::string_view message) const;
+  bool Verify(std::string_view message, std::string_view signature) const;
+
+ private:
+  Ed25519Key() = default;
+  void* pkey_ = nullptr;  // EVP_PKEY*, owned
+  bool has_private_ = false;
+};
+
 KeyPair GenerateX25519();
 Result<std::string> X25519PublicFromPrivate(std::string_view private_key);
 // Returns the 32-byte X25519 shared secret.

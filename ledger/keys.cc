@@ -113,12 +113,14 @@ SigningKey SigningKey::FromPrivate(crypto::SecretString private_key) {
   SigningKey key;
   key.public_key_ = crypto::Ed25519PublicFromPrivate(private_key.view()).value();
   key.key_id_ = KeyIdOf(key.public_key_);
+  key.parsed_ = std::make_shared<crypto::Ed25519Key>(
+      crypto::Ed25519Key::FromPrivate(private_key.view()).value());
   key.private_key_ = std::move(private_key);
   return key;
 }
 
 Result<std::string> SigningKey::Sign(std::string_view message) const {
-  return crypto::Ed25519Sign(private_key_.view(), message);
+  return parsed_->Sign(message);
 }
 
 Result<std::string> LoadLedgerPublicKey(const std::string& keys_dir) {

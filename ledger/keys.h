@@ -11,6 +11,7 @@
 // safe to share between threads.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,7 @@ class SigningKey {
 
  private:
   crypto::SecretString private_key_;
+  std::shared_ptr<crypto::Ed25519Key> parsed_;  // parsed once; signing is the hot path
   std::string public_key_;
   std::string key_id_;
 };

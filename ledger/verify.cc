@@ -24,6 +24,8 @@ VerifyReport VerifyLedger(const Store& store, std::string_view trusted_public_ke
   VerifyReport report;
   std::string public_key(trusted_public_key);
   std::string key_id = KeyIdOf(public_key);
+  auto verifier = crypto::Ed25519Key::FromPublic(public_key);
+  if (!verifier.ok()) return Fail(report, 1, "trusted key: " + verifier.status().message());
   std::string prev_hash(crypto::kSha256Size, '\0');
   uint64_t expected_seq = 1;
 
@@ -57,7 +59,7 @@ VerifyReport VerifyLedger(const Store& store, std::string_view trusted_public_ke
     if (e.key_id != key_id) {
       return Fail(report, key_seq, "signed by key " + e.key_id + ", expected " + key_id);
     }
-    if (!crypto::Ed25519Verify(public_key, SignatureMessage(leaf), e.signature)) {
+    if (!verifier->Verify(SignatureMessage(leaf), e.signature)) {
       return Fail(report, key_seq, "signature does not verify");
     }
 
@@ -69,8 +71,11 @@ VerifyReport VerifyLedger(const Store& store, std::string_view trusted_public_ke
           KeyIdOf(rotated->new_public_key) != rotated->new_key_id) {
         return Fail(report, key_seq, "key rotation does not prove possession of the new key");
       }
+      auto next = crypto::Ed25519Key::FromPublic(rotated->new_public_key);
+      if (!next.ok()) return Fail(report, key_seq, "rotated key: " + next.status().message());
       public_key = rotated->new_public_key;
       key_id = rotated->new_key_id;
+      verifier = std::move(next);
     }
 
     prev_hash = std::move(leaf);
