@@ -7,6 +7,7 @@
 
 #include "ledger/crypto.h"
 #include "ledger/log.h"
+#include "ledger/merkle_store.h"
 
 namespace escrow::ledger {
 namespace {
@@ -216,6 +217,7 @@ Result<Entry> Sequencer::AppendLocked(Transaction& tx, const EventDraft& draft) 
   e.signature = *signature;
   body.append(e.signature);
   tx.Put(Cf::kLedger, SeqKey(e.seq), body);
+  ESCROW_RETURN_IF_ERROR(StoreMerkleLeaf(tx, e.seq - 1, leaf));
 
   Status applied = applier_ ? applier_(e, tx) : Status::Ok();
   if (!applied.ok()) return applied;

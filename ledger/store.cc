@@ -20,6 +20,7 @@ constexpr const char* kCfNames[] = {
     "keystore",
     "credentials",
     "operational",
+    "merkle",
 };
 static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == static_cast<size_t>(Cf::kCount));
 

@@ -16,6 +16,7 @@
 //   keystore              escrow key id -> wrapped X25519 private key
 //   credentials           account name -> scrypt password hash (never in the ledger)
 //   operational           device counters, last check-ins, sessions; disposable
+//   merkle                stored Merkle tree nodes (ledger/merkle_store.h)
 //
 // Thread safety: Store is safe to use from any thread; RocksDB synchronizes.
 // Only the sequencer writes to ledger and projection.* column families.
@@ -45,6 +46,7 @@ enum class Cf : int {
   kKeystore,
   kCredentials,
   kOperational,
+  kMerkle,
   kCount,
 };
 
