@@ -1,0 +1,92 @@
+// Signed notes and checkpoint text, pinned by the C2SP signed-note vector.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "ledger/checkpoint.h"
+#include "ledger/crypto.h"
+#include "ledger/keys.h"
+#include "tests/test_support.h"
+
+using namespace escrow;
+using namespace escrow::ledger;
+
+namespace {
+
+// Returns the NOTE field -> value pairs of the RFC 9162 vectors file.
+std::map<std::string, std::string> NoteVector() {
+  std::ifstream in(testing::SourcePath("tests/data/rfc9162-vectors.txt"));
+  std::map<std::string, std::string> fields;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("NOTE ", 0) != 0) continue;
+    std::istringstream words(line.substr(5));
+    std::string field, value;
+    words >> field >> value;
+    fields[field] = value;
+  }
+  return fields;
+}
+
+}  // namespace
+
+TEST_CASE("signed note matches the published vector") {
+  auto v = NoteVector();
+  REQUIRE(v.count("ed25519_seed_hex") == 1);
+  std::string text = crypto::HexDecode(v["text_hex"]).value();
+  SigningKey key =
+      SigningKey::FromPrivate(crypto::SecretString(crypto::HexDecode(v["ed25519_seed_hex"]).value()));
+  CHECK(crypto::HexEncode(key.public_key()) == v["ed25519_pubkey_hex"]);
+  CHECK(crypto::HexEncode(NoteKeyHash("PeterNeumann", key.public_key())) == v["key_id_hex"]);
+  CHECK(NoteVerifierKey("PeterNeumann", key.public_key()) == v["verifier_key"]);
+
+  auto note = SignNote(text, "PeterNeumann", key);
+  REQUIRE(note.ok());
+  CHECK(*note == text + "\n\xe2\x80\x94 PeterNeumann " + v["sig_line_b64"] + "\n");
+  auto blob = crypto::Base64Decode(v["sig_line_b64"]).value();
+  CHECK(crypto::HexEncode(blob.substr(4)) == v["ed25519_sig_hex"]);
+
+  auto opened = OpenNote(*note, "PeterNeumann", key.public_key());
+  REQUIRE(opened.ok());
+  CHECK(*opened == text);
+}
+
+TEST_CASE("signed note rejects tampering and other keys") {
+  SigningKey key = SigningKey::FromPrivate(crypto::GenerateEd25519().private_key);
+  std::string note = SignNote("origin\n5\nAAAA\n", "origin", key).value();
+
+  SECTION("text changed") {
+    std::string bad = note;
+    bad[7] = '6';
+    CHECK(OpenNote(bad, "origin", key.public_key()).status().code() == Code::kUnauthenticated);
+  }
+  SECTION("other key") {
+    auto other = crypto::GenerateEd25519();
+    CHECK(OpenNote(note, "origin", other.public_key).status().message() ==
+          "note has no signature by origin");
+  }
+  SECTION("no signature block") {
+    CHECK(OpenNote("origin\n5\n", "origin", key.public_key()).status().code() ==
+          Code::kInvalidArgument);
+  }
+}
+
+TEST_CASE("checkpoint text round-trips") {
+  Checkpoint c;
+  c.origin = "escrow-ledger/ed25519:0011223344556677";
+  c.tree_size = 1234;
+  c.root_hash = std::string(32, '\x42');
+  c.time_ns = 1'800'000'000'000'000'000;
+  c.projection_digest = std::string(32, '\x07');
+  std::string text = CheckpointText(c);
+  CHECK(text.rfind("escrow-ledger/ed25519:0011223344556677\n1234\n", 0) == 0);
+  auto parsed = ParseCheckpointText(text);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->tree_size == 1234);
+  CHECK(parsed->root_hash == c.root_hash);
+  CHECK(parsed->time_ns == c.time_ns);
+  CHECK(parsed->projection_digest == c.projection_digest);
+  CHECK_FALSE(ParseCheckpointText("o\nx\nAAAA\n").ok());
+}
