@@ -113,6 +113,25 @@ std::string Sha256(std::string_view data) {
   return out;
 }
 
+Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) != 1) {
+    std::abort();
+  }
+}
+
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Sha256Stream::Update(std::string_view data) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+}
+
+std::string Sha256Stream::Finish() {
+  std::string out(kSha256Size, '\0');
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), U(out), &len);
+  return out;
+}
+
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
   if (n > 0 && RAND_bytes(U(out), static_cast<int>(n)) != 1) std::abort();

@@ -54,6 +54,21 @@ void Cleanse(std::string& s);
 bool ConstantTimeEqual(std::string_view a, std::string_view b);
 
 std::string Sha256(std::string_view data);
+
+// Incremental SHA-256 for inputs too large to concatenate.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::string_view data);
+  // Returns the 32-byte digest; the stream cannot be updated afterwards.
+  std::string Finish();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX*, owned
+};
 std::string RandomBytes(size_t n);
 
 // Returns n decimal digits drawn uniformly (rejection sampling, no modulo bias).

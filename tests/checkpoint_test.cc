@@ -90,3 +90,68 @@ TEST_CASE("checkpoint text round-trips") {
   CHECK(parsed->projection_digest == c.projection_digest);
   CHECK_FALSE(ParseCheckpointText("o\nx\nAAAA\n").ok());
 }
+
+#include "ledger/checkpointer.h"
+#include "ledger/events.h"
+#include "ledger/merkle.h"
+#include "ledger/merkle_store.h"
+#include "ledger/sequencer.h"
+#include "ledger/store.h"
+
+namespace {
+
+void AppendRetirements(Sequencer& sequencer, int n) {
+  for (int i = 0; i < n; i++) {
+    Status s = sequencer.Run([i](Transaction& tx) {
+      tx.Put(Cf::kProjectionDevices, "d" + std::to_string(i), "x");
+      auto e = tx.Append(MakeDraft(DeviceRetired{"d"}, ActorKind::kSystem, "", "d"));
+      return e.ok() ? Status::Ok() : e.status();
+    });
+    REQUIRE(s.ok());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("checkpointer signs the stored tree and state") {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path());
+  REQUIRE(store.ok());
+  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
+  REQUIRE(key.ok());
+  Sequencer sequencer(store->get(), &*key, Applier{}, {});
+  REQUIRE(sequencer.Start().ok());
+  AppendRetirements(sequencer, 10);
+
+  Checkpointer checkpointer(store->get(), &*key, {});
+  auto note = checkpointer.WriteNow();
+  REQUIRE(note.ok());
+  auto text = OpenNote(*note, CheckpointOrigin(*key), key->public_key());
+  REQUIRE(text.ok());
+  auto c = ParseCheckpointText(*text);
+  REQUIRE(c.ok());
+  CHECK(c->tree_size == 10);
+  CHECK(c->root_hash == StoredMerkleRoot(**store, 10).value());
+  CHECK(c->projection_digest == ProjectionDigest(**store, nullptr));
+  CHECK(ReadCheckpoint(**store, 10).value().value() == *note);
+  CHECK(LatestCheckpoint(**store).value().value() == *note);
+
+  SECTION("same size reuses the stored checkpoint") {
+    CHECK(checkpointer.WriteNow().value() == *note);
+  }
+  SECTION("state digest changes with the projections") {
+    std::string before = ProjectionDigest(**store, nullptr);
+    REQUIRE((*store)->Put(Cf::kProjectionDevices, "d0", "y").ok());
+    CHECK(ProjectionDigest(**store, nullptr) != before);
+  }
+  SECTION("a damaged stored leaf stops the next checkpoint") {
+    AppendRetirements(sequencer, 2);
+    REQUIRE((*store)->Put(Cf::kMerkle, MerkleNodeKey(0, 11), std::string(32, '\0')).ok());
+    auto next = checkpointer.WriteNow();
+    REQUIRE_FALSE(next.ok());
+    CHECK(next.status().message() ==
+          "stored Merkle leaf of entry 12 does not match the entry's bytes; refusing to sign a "
+          "checkpoint");
+  }
+  sequencer.Stop();
+}
