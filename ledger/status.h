@@ -37,6 +37,8 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  // Marks a status whose failure the caller has ruled out.
+  void PermitUnchecked() const {}
 
   // Returns the name of the code, e.g. "conflict", used as the JSON "error" field.
   const char* CodeName() const;

@@ -1,6 +1,10 @@
 #include "ledger/verify.h"
 
-#include "ledger/crypto.h"
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/events.h"
 #include "ledger/keys.h"
@@ -8,84 +12,188 @@
 namespace escrow::ledger {
 namespace {
 
-constexpr uint64_t kProgressEvery = 4096;
-
-VerifyReport Fail(VerifyReport report, uint64_t seq, std::string error) {
-  report.ok = false;
-  report.first_bad_seq = seq;
-  report.error = std::move(error);
-  return report;
-}
+constexpr size_t kSignatureChunk = 16384;
 
 }  // namespace
 
+LedgerVerifier::LedgerVerifier(std::string trusted_public_key, VerifyOptions options)
+    : options_(std::move(options)), prev_hash_(crypto::kSha256Size, '\0') {
+  if (options_.threads <= 0) {
+    options_.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  auto key = crypto::Ed25519Key::FromPublic(trusted_public_key);
+  if (!key.ok()) {
+    Fail(1, "trusted key: " + key.status().message());
+    return;
+  }
+  keys_.push_back(std::move(*key));
+  public_keys_.push_back(trusted_public_key);
+  key_id_ = KeyIdOf(trusted_public_key);
+  pending_.reserve(kSignatureChunk);
+}
+
+LedgerVerifier::~LedgerVerifier() = default;
+
+void LedgerVerifier::AddCheckpoint(std::string note) {
+  // The tree size is the second line; a malformed note fails when checked.
+  size_t first = note.find('\n');
+  size_t second = first == std::string::npos ? first : note.find('\n', first + 1);
+  uint64_t size = 0;
+  if (second != std::string::npos) {
+    size = std::strtoull(note.substr(first + 1, second - first - 1).c_str(), nullptr, 10);
+  }
+  checkpoints_.emplace(size, std::move(note));
+}
+
+bool LedgerVerifier::Fail(uint64_t seq, std::string error) {
+  if (!report_.ok && report_.first_bad_seq != 0 && seq >= report_.first_bad_seq) return false;
+  report_.ok = false;
+  report_.first_bad_seq = seq;
+  report_.error = std::move(error);
+  return false;
+}
+
+bool LedgerVerifier::AddEntry(uint64_t key_seq, std::string bytes) {
+  if (!report_.ok) return false;
+  const uint64_t seq = expected_seq_;
+
+  // Step 1: the key is the next seq, with no gap.
+  if (key_seq != seq) {
+    FlushSignatures();
+    return Fail(seq, "entry " + std::to_string(seq) + " is missing (next stored seq is " +
+                         std::to_string(key_seq) + ")");
+  }
+
+  // Step 2: parse the stored bytes; check seq and chain.
+  auto decoded = DecodeEntry(bytes);
+  if (!decoded.ok()) {
+    FlushSignatures();
+    return Fail(seq, decoded.status().message());
+  }
+  const Entry& e = decoded->entry;
+  std::string error;
+  if (e.seq != seq) error = "entry claims seq " + std::to_string(e.seq);
+  else if (e.prev_hash != prev_hash_) error = "prev_hash does not match the leaf hash of the previous entry";
+  else if (e.key_id != key_id_) error = "signed by key " + e.key_id + ", expected " + key_id_;
+  if (!error.empty()) {
+    FlushSignatures();
+    return Fail(seq, error);
+  }
+
+  // Step 3: re-hash the stored body; queue the signature check.
+  std::string leaf = LeafHash(decoded->body);
+  if (options_.check_signatures) {
+    pending_.push_back({seq, leaf, e.signature, keys_.size() - 1});
+  }
+
+  // Step 4: a key rotation hands trust to the new key for later entries.
+  if (e.type == static_cast<uint16_t>(EventType::kSigningKeyRotated)) {
+    auto rotated = DecodePayload<SigningKeyRotated>(e.payload);
+    if (!rotated.ok()) {
+      FlushSignatures();
+      return Fail(seq, rotated.status().message());
+    }
+    auto next = crypto::Ed25519Key::FromPublic(rotated->new_public_key);
+    if (!next.ok() || KeyIdOf(rotated->new_public_key) != rotated->new_key_id ||
+        !next->Verify(key_id_, rotated->new_key_signature)) {
+      FlushSignatures();
+      return Fail(seq, "key rotation does not prove possession of the new key");
+    }
+    keys_.push_back(std::move(*next));
+    public_keys_.push_back(rotated->new_public_key);
+    key_id_ = rotated->new_key_id;
+  }
+
+  prev_hash_ = leaf;
+  tree_.Append(leaf).PermitUnchecked();
+  report_.entries++;
+  report_.head_leaf_hash = std::move(leaf);
+  expected_seq_++;
+
+  if (pending_.size() >= kSignatureChunk && !FlushSignatures()) return false;
+  if (!CheckCheckpointsAt(tree_.size())) return false;
+  if (options_.progress && report_.entries % kSignatureChunk == 0) options_.progress(report_.entries);
+  return true;
+}
+
+bool LedgerVerifier::FlushSignatures() {
+  if (pending_.empty()) return report_.ok;
+  std::atomic<uint64_t> lowest_bad{UINT64_MAX};
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < pending_.size(); i = next++) {
+      const Pending& p = pending_[i];
+      if (!keys_[p.key_index].Verify(SignatureMessage(p.leaf), p.signature)) {
+        uint64_t seen = lowest_bad.load();
+        while (p.seq < seen && !lowest_bad.compare_exchange_weak(seen, p.seq)) {
+        }
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int t = 1; t < options_.threads; t++) workers.emplace_back(work);
+  work();
+  for (auto& w : workers) w.join();
+  pending_.clear();
+  if (lowest_bad.load() != UINT64_MAX) return Fail(lowest_bad.load(), "signature does not verify");
+  return report_.ok;
+}
+
+bool LedgerVerifier::CheckCheckpointsAt(uint64_t size) {
+  auto [begin, end] = checkpoints_.equal_range(size);
+  if (begin == end) return true;
+  // Signatures below this size must hold before a checkpoint is counted.
+  if (!FlushSignatures()) return false;
+  std::string root = tree_.root();
+  for (auto it = begin; it != end; ++it) {
+    const std::string& note = it->second;
+    std::string origin = note.substr(0, note.find('\n'));
+    Result<std::string> text = InvalidArgument("checkpoint is not signed by any ledger key");
+    for (const auto& public_key : public_keys_) {
+      text = OpenNote(note, origin, public_key);
+      if (text.ok()) break;
+    }
+    std::string where = "checkpoint at tree size " + std::to_string(size);
+    if (!text.ok()) return Fail(size, where + ": " + text.status().message());
+    auto checkpoint = ParseCheckpointText(*text);
+    if (!checkpoint.ok()) return Fail(size, where + ": " + checkpoint.status().message());
+    if (checkpoint->root_hash != root) {
+      return Fail(size, where + ": root hash does not match the entries");
+    }
+    report_.checkpoints++;
+  }
+  checkpoints_.erase(begin, end);
+  return true;
+}
+
+VerifyReport LedgerVerifier::Finish() {
+  FlushSignatures();
+  if (report_.ok && !checkpoints_.empty()) {
+    uint64_t size = checkpoints_.begin()->first;
+    Fail(size, "checkpoint at tree size " + std::to_string(size) +
+                   " is beyond the last entry " + std::to_string(report_.entries));
+  }
+  report_.root_hash = tree_.root();
+  return report_;
+}
+
 VerifyReport VerifyLedger(const Store& store, std::string_view trusted_public_key,
-                          const std::function<void(uint64_t)>& progress) {
-  VerifyReport report;
-  std::string public_key(trusted_public_key);
-  std::string key_id = KeyIdOf(public_key);
-  auto verifier = crypto::Ed25519Key::FromPublic(public_key);
-  if (!verifier.ok()) return Fail(report, 1, "trusted key: " + verifier.status().message());
-  std::string prev_hash(crypto::kSha256Size, '\0');
-  uint64_t expected_seq = 1;
+                          const VerifyOptions& options) {
+  LedgerVerifier verifier{std::string(trusted_public_key), options};
+  auto cps = store.NewIterator(Cf::kCheckpoints);
+  for (cps->SeekToFirst(); cps->Valid(); cps->Next()) verifier.AddCheckpoint(cps->value().ToString());
 
   auto it = store.NewIterator(Cf::kLedger);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view key = it->key().ToStringView();
-    std::string_view bytes = it->value().ToStringView();
-
-    // Step 1: the key is the next seq, with no gap.
-    if (key.size() != 8) return Fail(report, expected_seq, "ledger key is not 8 bytes");
-    uint64_t key_seq = SeqFromKey(key);
-    if (key_seq != expected_seq) {
-      return Fail(report, expected_seq,
-                  "entry " + std::to_string(expected_seq) + " is missing (next stored seq is " +
-                      std::to_string(key_seq) + ")");
-    }
-
-    // Step 2: parse the stored bytes and check the fields against the key and chain.
-    auto decoded = DecodeEntry(bytes);
-    if (!decoded.ok()) return Fail(report, key_seq, decoded.status().message());
-    const Entry& e = decoded->entry;
-    if (e.seq != key_seq) {
-      return Fail(report, key_seq, "entry claims seq " + std::to_string(e.seq));
-    }
-    if (e.prev_hash != prev_hash) {
-      return Fail(report, key_seq, "prev_hash does not match the leaf hash of the previous entry");
-    }
-
-    // Step 3: re-hash the stored body and check the signature with the key in force.
-    std::string leaf = LeafHash(decoded->body);
-    if (e.key_id != key_id) {
-      return Fail(report, key_seq, "signed by key " + e.key_id + ", expected " + key_id);
-    }
-    if (!verifier->Verify(SignatureMessage(leaf), e.signature)) {
-      return Fail(report, key_seq, "signature does not verify");
-    }
-
-    // Step 4: a key rotation hands trust to the new key for later entries.
-    if (e.type == static_cast<uint16_t>(EventType::kSigningKeyRotated)) {
-      auto rotated = DecodePayload<SigningKeyRotated>(e.payload);
-      if (!rotated.ok()) return Fail(report, key_seq, rotated.status().message());
-      if (!crypto::Ed25519Verify(rotated->new_public_key, key_id, rotated->new_key_signature) ||
-          KeyIdOf(rotated->new_public_key) != rotated->new_key_id) {
-        return Fail(report, key_seq, "key rotation does not prove possession of the new key");
-      }
-      auto next = crypto::Ed25519Key::FromPublic(rotated->new_public_key);
-      if (!next.ok()) return Fail(report, key_seq, "rotated key: " + next.status().message());
-      public_key = rotated->new_public_key;
-      key_id = rotated->new_key_id;
-      verifier = std::move(next);
-    }
-
-    prev_hash = std::move(leaf);
-    report.entries++;
-    report.head_leaf_hash = prev_hash;
-    expected_seq++;
-    if (progress && report.entries % kProgressEvery == 0) progress(report.entries);
+    uint64_t key_seq = key.size() == 8 ? SeqFromKey(key) : 0;
+    if (!verifier.AddEntry(key_seq, it->value().ToString())) break;
   }
-  if (!it->status().ok()) {
-    return Fail(report, expected_seq, "cannot read the ledger: " + it->status().ToString());
+  VerifyReport report = verifier.Finish();
+  if (report.ok && !it->status().ok()) {
+    report.ok = false;
+    report.first_bad_seq = report.entries + 1;
+    report.error = "cannot read the ledger: " + it->status().ToString();
   }
   return report;
 }

@@ -1,30 +1,92 @@
-// Offline ledger verification: re-hashes every stored entry, checks every
-// signature, the hash chain and that seq has no gaps.
+// Offline ledger verification. Re-hashes every stored entry (never trusting
+// a stored hash), checks the hash chain, that seq has no gaps, every entry
+// signature with the key in force (following SigningKeyRotated entries from
+// the trusted first key), and every signed checkpoint: its signature, and
+// that its root equals the RFC 9162 root recomputed from the entries. Two
+// checkpoints whose roots are both recomputed from the same entries are
+// consistent by construction; a mismatch at either names its tree size.
 //
-// Thread safety: VerifyLedger reads only; it may run while the server writes,
-// and then verifies the entries present when its iterator was created.
+// Signatures are checked in parallel in chunks; the report always names the
+// lowest failing seq.
+//
+// Thread safety: a LedgerVerifier is used by one thread (it starts its own
+// workers for signature checks). VerifyLedger only reads the Store.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "ledger/crypto.h"
+#include "ledger/merkle.h"
 #include "ledger/store.h"
 
 namespace escrow::ledger {
 
+struct VerifyOptions {
+  bool check_signatures = true;  // false: integrity only (hashes, chain, roots)
+  int threads = 0;               // 0 = all hardware threads
+  // Called about every 16384 entries with the number verified so far.
+  std::function<void(uint64_t)> progress;
+};
+
 struct VerifyReport {
   bool ok = true;
   uint64_t entries = 0;
-  uint64_t first_bad_seq = 0;  // 0 when ok
+  uint64_t first_bad_seq = 0;  // 0 when ok (or when only a checkpoint failed)
   std::string error;           // what failed at first_bad_seq
-  std::string head_leaf_hash;  // leaf hash of the last good entry
+  std::string head_leaf_hash;  // leaf hash of the last entry
+  std::string root_hash;       // RFC 9162 root over all entries
+  uint64_t checkpoints = 0;    // checkpoints verified
 };
 
+class LedgerVerifier {
+ public:
+  LedgerVerifier(std::string trusted_public_key, VerifyOptions options);
+  ~LedgerVerifier();
+
+  // Registers a signed checkpoint note, checked when the tree reaches its size.
+  // Call before the entries it covers are added.
+  void AddCheckpoint(std::string note);
+
+  // Feeds the next entry: its ledger key's seq (from the store or export
+  // record) and its stored bytes. Returns false once a failure was recorded.
+  bool AddEntry(uint64_t key_seq, std::string bytes);
+
+  // Checks the pending signatures and checkpoints beyond the last entry.
+  VerifyReport Finish();
+
+ private:
+  struct Pending {
+    uint64_t seq;
+    std::string leaf;
+    std::string signature;
+    size_t key_index;
+  };
+
+  bool Fail(uint64_t seq, std::string error);
+  // Verifies the pending signatures; records the lowest failing seq.
+  bool FlushSignatures();
+  bool CheckCheckpointsAt(uint64_t size);
+
+  VerifyOptions options_;
+  std::vector<crypto::Ed25519Key> keys_;
+  std::vector<std::string> public_keys_;
+  std::string key_id_;
+  std::string prev_hash_;
+  uint64_t expected_seq_ = 1;
+  MerkleTreeBuilder tree_;
+  std::multimap<uint64_t, std::string> checkpoints_;  // tree size -> note
+  std::vector<Pending> pending_;
+  VerifyReport report_;
+};
+
+// Verifies the ledger and the checkpoints of a data directory.
 // trusted_public_key: the first ledger signing key (keys/ledger-signing.pub).
-// SigningKeyRotated entries hand trust to the next key. progress, if set, is
-// called every 4096 entries with the count so far.
 VerifyReport VerifyLedger(const Store& store, std::string_view trusted_public_key,
-                          const std::function<void(uint64_t)>& progress = {});
+                          const VerifyOptions& options = {});
 
 }  // namespace escrow::ledger

@@ -155,3 +155,94 @@ TEST_CASE("checkpointer signs the stored tree and state") {
   }
   sequencer.Stop();
 }
+
+#include "ledger/verify.h"
+
+TEST_CASE("verify checks checkpoints against recomputed roots") {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path());
+  REQUIRE(store.ok());
+  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
+  REQUIRE(key.ok());
+  Sequencer sequencer(store->get(), &*key, Applier{}, {});
+  REQUIRE(sequencer.Start().ok());
+  Checkpointer checkpointer(store->get(), &*key, {});
+  AppendRetirements(sequencer, 5);
+  REQUIRE(checkpointer.WriteNow().ok());
+  AppendRetirements(sequencer, 4);
+  REQUIRE(checkpointer.WriteNow().ok());
+  sequencer.Stop();
+
+  auto report = VerifyLedger(**store, key->public_key());
+  CHECK(report.ok);
+  CHECK(report.entries == 9);
+  CHECK(report.checkpoints == 2);
+  CHECK(report.root_hash == StoredMerkleRoot(**store, 9).value());
+
+  SECTION("a checkpoint with another root is rejected") {
+    Checkpoint forged;
+    forged.origin = CheckpointOrigin(*key);
+    forged.tree_size = 5;
+    forged.root_hash = std::string(32, '\x01');
+    std::string note = SignNote(CheckpointText(forged), forged.origin, *key).value();
+    REQUIRE((*store)->Put(Cf::kCheckpoints, SeqKey(5), note).ok());
+    auto bad = VerifyLedger(**store, key->public_key());
+    CHECK_FALSE(bad.ok);
+    CHECK(bad.first_bad_seq == 5);
+    CHECK(bad.error == "checkpoint at tree size 5: root hash does not match the entries");
+  }
+  SECTION("a checkpoint signed by another key is rejected") {
+    std::string note = ReadCheckpoint(**store, 9).value().value();
+    SigningKey other = SigningKey::FromPrivate(crypto::GenerateEd25519().private_key);
+    std::string text = note.substr(0, note.find("\n\n") + 1);
+    REQUIRE((*store)->Put(Cf::kCheckpoints, SeqKey(9),
+                          SignNote(text, CheckpointOrigin(*key), other).value()).ok());
+    auto bad = VerifyLedger(**store, key->public_key());
+    CHECK(bad.first_bad_seq == 9);
+  }
+  SECTION("integrity-only mode skips signatures") {
+    std::string bytes = (*store)->ReadEntry(3).value().value();
+    bytes.back() ^= 1;
+    REQUIRE((*store)->Put(Cf::kLedger, SeqKey(3), bytes).ok());
+    VerifyOptions fast;
+    fast.check_signatures = false;
+    CHECK(VerifyLedger(**store, key->public_key(), fast).ok);
+    CHECK(VerifyLedger(**store, key->public_key()).first_bad_seq == 3);
+  }
+}
+
+TEST_CASE("parallel signature checks name the lowest bad seq") {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path());
+  REQUIRE(store.ok());
+  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
+  REQUIRE(key.ok());
+  {
+    Sequencer sequencer(store->get(), &*key, Applier{}, {});
+    REQUIRE(sequencer.Start().ok());
+    // 20,000 entries: more than one 16,384-entry signature chunk.
+    for (int g = 0; g < 20; g++) {
+      REQUIRE(sequencer
+                  .Run([](Transaction& tx) {
+                    for (int i = 0; i < 1000; i++) {
+                      auto e = tx.Append(MakeDraft(DeviceRetired{"d"}, ActorKind::kSystem, "", "d"));
+                      if (!e.ok()) return e.status();
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+    }
+  }
+  CHECK(VerifyLedger(**store, key->public_key()).entries == 20000);
+  for (uint64_t seq : {17000u, 3000u}) {
+    std::string bytes = (*store)->ReadEntry(seq).value().value();
+    bytes.back() ^= 1;
+    REQUIRE((*store)->Put(Cf::kLedger, SeqKey(seq), bytes).ok());
+  }
+  VerifyOptions options;
+  options.threads = 2;
+  auto report = VerifyLedger(**store, key->public_key(), options);
+  CHECK_FALSE(report.ok);
+  CHECK(report.first_bad_seq == 3000);
+  CHECK(report.error == "signature does not verify");
+}
