@@ -246,3 +246,46 @@ TEST_CASE("parallel signature checks name the lowest bad seq") {
   CHECK(report.first_bad_seq == 3000);
   CHECK(report.error == "signature does not verify");
 }
+
+#include <filesystem>
+
+#include "ledger/export.h"
+
+TEST_CASE("export round-trips and verifies offline") {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/ledger.export";
+  {
+    auto store = Store::Open(dir.path() + "/data");
+    REQUIRE(store.ok());
+    auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
+    REQUIRE(key.ok());
+    Sequencer sequencer(store->get(), &*key, Applier{}, {});
+    REQUIRE(sequencer.Start().ok());
+    Checkpointer checkpointer(store->get(), &*key, {});
+    AppendRetirements(sequencer, 6);
+    REQUIRE(checkpointer.WriteNow().ok());
+    AppendRetirements(sequencer, 3);
+    sequencer.Stop();
+    auto summary = WriteExport(**store, key->public_key(), path);
+    REQUIRE(summary.ok());
+    CHECK(summary->entries == 9);
+    CHECK(summary->checkpoints == 1);
+  }
+  auto report = VerifyExport(path);
+  REQUIRE(report.ok());
+  CHECK(report->ok);
+  CHECK(report->entries == 9);
+  CHECK(report->checkpoints == 1);
+
+  SECTION("truncated tail") {
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) - 30);
+    auto bad = VerifyExport(path);
+    REQUIRE(bad.ok());
+    CHECK_FALSE(bad->ok);
+    CHECK(bad->error.find("truncated") != std::string::npos);
+  }
+  SECTION("not an export") {
+    std::ofstream(path, std::ios::trunc) << "hello";
+    CHECK(VerifyExport(path).status().code() == Code::kInvalidArgument);
+  }
+}
