@@ -14,6 +14,7 @@
 #include "api/auth.h"
 #include "api/http/http.h"
 #include "device-gateway/gateway.h"
+#include "ledger/checkpointer.h"
 #include "ledger/keys.h"
 #include "ledger/log.h"
 #include "ledger/sequencer.h"
@@ -35,6 +36,8 @@ struct Flags {
   std::string gateway_listen;
   std::string ports_file;
   std::string log_level;
+  uint64_t checkpoint_every_entries = 0;
+  int checkpoint_every_seconds = 0;
 };
 
 // Returns 0 to go on, or the exit code (help printed, usage error).
@@ -50,7 +53,12 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       "ports-file", po::value(&flags.ports_file),
       "write {\"api\": PORT, \"gateway\": PORT} to this file once both listen")(
       "log-level", po::value(&flags.log_level)->default_value("info"),
-      "trace, debug, info, warn or error");
+      "trace, debug, info, warn or error")(
+      "checkpoint-every-entries",
+      po::value(&flags.checkpoint_every_entries)->default_value(1000),
+      "write a signed checkpoint after this many new entries")(
+      "checkpoint-every-seconds", po::value(&flags.checkpoint_every_seconds)->default_value(60),
+      "write a signed checkpoint this often when there are new entries");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -158,6 +166,11 @@ int main(int argc, char** argv) {
               << std::flush;
   }
 
+  ledger::Checkpointer checkpointer(
+      store->get(), &*signing_key,
+      {flags.checkpoint_every_entries, flags.checkpoint_every_seconds});
+  checkpointer.Start();
+
   // Step 3: the listeners.
   api::Api api(store->get(), &service, &sequencer, {});
   gateway::GatewayMetrics gateway_metrics;
@@ -191,6 +204,11 @@ int main(int argc, char** argv) {
   api_server.Stop();
   gateway_server.Stop();
   sequencer.Stop();
+  checkpointer.Stop();
+  // A final checkpoint covers everything written before the stop.
+  if (auto note = checkpointer.WriteNow(); !note.ok()) {
+    log->error("final checkpoint failed: {}", note.status().message());
+  }
   log->info("stopped at seq {}", sequencer.committed_seq());
   return 0;
 }
