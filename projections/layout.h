@@ -1,5 +1,5 @@
 // Key builders for the projection and operational column families. The
-// layouts are documented in projections/state.h and ledger/store.h; this
+// layouts are documented in projections/state.h and ledger/store.h. This
 // header is private to the projections module.
 //
 // Thread safety: pure functions.
@@ -17,7 +17,7 @@ constexpr std::string_view kPolicyKey = "policy";
 
 // Returns value as 8 bytes big-endian, so keys sort numerically.
 std::string Uint64Be(uint64_t value);
-// Reads 8 bytes big-endian; returns 0 when bytes is shorter than 8.
+// Reads 8 bytes big-endian, or returns 0 when bytes is shorter than 8.
 uint64_t ParseUint64Be(std::string_view bytes);
 
 // projection.audit: retrievals and denials by device, by actor and by time.

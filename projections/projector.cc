@@ -16,7 +16,7 @@ using ledger::Transaction;
 
 std::string AtSeq(const Entry& entry) { return "ledger entry " + std::to_string(entry.seq); }
 
-// Events whose subject is a device id; they go into the device's timeline.
+// Returns true for events whose subject is a device id, which go into the device's timeline.
 bool IsDeviceEvent(uint16_t type) {
   switch (static_cast<EventType>(type)) {
     case EventType::kEnrollmentTokenIssued:
@@ -104,20 +104,28 @@ Status ChangeRole(const Entry& entry, const std::string& name, const std::string
   return Status::Ok();
 }
 
+Status MarkDeviceTokensUsed(Transaction& tx, const std::string& device_id);
+
 Status OnTokenIssued(const Entry& entry, const ledger::EnrollmentTokenIssued& e,
                      Transaction& tx) {
-  // Step 1: the token and its per-device index.
+  auto device = LoadDevice(tx, e.device_id);
+  if (!device.ok()) return device.status();
+  const bool known = device->has_value();
+
+  // Step 1: a new token for a device that has not enrolled revokes the older
+  // ones, then the token and its per-device index are stored.
+  if (known && (*device)->state == Lifecycle::kRegistered) {
+    ESCROW_RETURN_IF_ERROR(MarkDeviceTokensUsed(tx, e.device_id));
+  }
   TokenRecord token{e.device_id, e.owner, e.expires_at_ns, false};
   tx.Put(Cf::kProjectionTokens, e.token_digest, EncodeRecord(token));
   tx.Put(Cf::kProjectionTokens, layout::DeviceTokenKey(e.device_id, e.token_digest), "");
 
   // Step 2: a new device starts as Registered. A device that has not
-  // enrolled yet may get a new owner; an enrolled device keeps its record.
-  auto device = LoadDevice(tx, e.device_id);
-  if (!device.ok()) return device.status();
-  if (device->has_value() && (*device)->state != Lifecycle::kRegistered) return Status::Ok();
+  // enrolled yet may get a new owner, and an enrolled device keeps its record.
+  if (known && (*device)->state != Lifecycle::kRegistered) return Status::Ok();
   DeviceRecord record = device->value_or(DeviceRecord{});
-  if (device->has_value() && record.owner != e.owner) {
+  if (known && record.owner != e.owner) {
     tx.Delete(Cf::kProjectionAudit, layout::OwnerKey(record.owner, record.device_id));
   }
   record.device_id = e.device_id;
