@@ -13,9 +13,9 @@ namespace {
 
 namespace json = boost::json;
 
-// Longest free-text field accepted (versions, client version).
+// Maximum length of a free-text field (OS version, client version).
 constexpr size_t kMaxTextFieldLength = 64;
-// Longest enrollment token accepted; real tokens are 43 characters.
+// Maximum enrollment token length. Tokens from RegisterDevice are 43 characters.
 constexpr size_t kMaxTokenLength = 128;
 
 Result<std::string> GetText(const json::object& body, std::string_view name,

@@ -1,1 +1,275 @@
-int main() { return 1; }
+// escrow-device: the reference device client and fleet simulator.
+//
+// Single-device commands keep the device's state in a JSON file (--state)
+// between runs; `fleet` simulates many devices in memory. Exit codes: 0 ok,
+// 1 failure (the server's message is printed), 2 usage error.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "api/http/http.h"
+#include "device-gateway/device_client.h"
+#include "ledger/keys.h"
+#include "tools/escrow_device_fleet.h"
+
+namespace {
+
+namespace po = boost::program_options;
+using escrow::Result;
+using escrow::Status;
+using escrow::device::DeviceIdentity;
+using escrow::device::Endpoint;
+using escrow::device::GatewayClient;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr size_t kDefaultConcurrency = 32;
+constexpr size_t kDefaultDropEvery = 10;
+
+constexpr const char* kUsage =
+    "usage: escrow-device COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  enroll     --device ID --token TOKEN --state FILE [--os-version V] [--client-version V]\n"
+    "  check-in   --state FILE [--no-act]\n"
+    "  arm        --state FILE\n"
+    "  reset      --state FILE --recovery-password DIGITS\n"
+    "  fleet      --devices N --id-prefix P [--concurrency 32] [--drop-every 10] [--json]\n"
+    "\n"
+    "The gateway address comes from --gateway or ESCROW_GATEWAY (host:port). fleet\n"
+    "also needs the API: --server or ESCROW_SERVER, and admin credentials --user and\n"
+    "--password or ESCROW_USER and ESCROW_PASSWORD.\n";
+
+// A usage error: printed with the usage text, exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Returns the option's value, else the environment variable's, else throws.
+std::string OptionOrEnv(const po::variables_map& vm, const char* option, const char* env) {
+  if (vm.count(option)) return vm[option].as<std::string>();
+  if (const char* value = std::getenv(env); value != nullptr && *value != '\0') return value;
+  throw UsageError(fmt::format("missing --{} (or the {} environment variable)", option, env));
+}
+
+std::string Required(const po::variables_map& vm, const char* option) {
+  if (!vm.count(option)) throw UsageError(fmt::format("missing --{}", option));
+  return vm[option].as<std::string>();
+}
+
+Endpoint EndpointOf(const po::variables_map& vm, const char* option, const char* env) {
+  std::string text = OptionOrEnv(vm, option, env);
+  auto parsed = escrow::http::ParseHostPort(text);
+  if (!parsed.ok()) throw UsageError(fmt::format("--{}: {}", option, parsed.status().message()));
+  return Endpoint{parsed->first, parsed->second};
+}
+
+int Fail(const Status& status) {
+  fmt::print(stderr, "escrow-device: {}\n", status.message());
+  return kExitFailure;
+}
+
+void PrintPolicy(const escrow::ledger::Policy& policy) {
+  fmt::print(
+      "policy: reset_mode {}, self-service recovery {}, rotate after retrieval {}, "
+      "check-in interval {} s, minimum OS version {}\n",
+      policy.reset_mode, policy.self_service_recovery ? "on" : "off",
+      policy.rotate_after_retrieval ? "on" : "off", policy.check_in_interval_s,
+      policy.min_os_version);
+}
+
+void PrintActions(const std::vector<std::string>& actions) {
+  std::string list;
+  for (const std::string& action : actions) list += (list.empty() ? "" : ", ") + action;
+  fmt::print("actions: {}\n", list.empty() ? "none" : list);
+}
+
+void PrintEscrow(const escrow::device::EscrowReply& reply) {
+  fmt::print("escrowed recovery password generation {} (ledger seq {}{})\n", reply.generation,
+             reply.seq, reply.already_escrowed ? ", already escrowed" : "");
+}
+
+// A device loaded from its state file with a gateway connection.
+struct LoadedDevice {
+  DeviceIdentity identity;
+  escrow::http::Client http;
+};
+
+Result<std::unique_ptr<LoadedDevice>> LoadDevice(const po::variables_map& vm,
+                                                 const std::string& state) {
+  Endpoint gateway = EndpointOf(vm, "gateway", "ESCROW_GATEWAY");
+  auto identity = escrow::device::LoadDeviceIdentity(state);
+  if (!identity.ok()) return identity.status();
+  if (!identity->enrolled) {
+    return escrow::FailedPrecondition(fmt::format("device in {} has not enrolled", state));
+  }
+  return std::unique_ptr<LoadedDevice>(
+      new LoadedDevice{std::move(identity).value(), escrow::http::Client(gateway.host, gateway.port)});
+}
+
+int RunEnroll(const po::variables_map& vm) {
+  std::string device_id = Required(vm, "device");
+  escrow::crypto::SecretString token(Required(vm, "token"));
+  std::string state = Required(vm, "state");
+  Endpoint gateway = EndpointOf(vm, "gateway", "ESCROW_GATEWAY");
+  if (escrow::ledger::FileExists(state)) {
+    return Fail(escrow::FailedPrecondition(
+        fmt::format("state file {} already exists: enroll a new device with a new --state", state)));
+  }
+
+  DeviceIdentity identity = escrow::device::NewDeviceIdentity(device_id);
+  identity.os_version = vm["os-version"].as<std::string>();
+  identity.client_version = vm["client-version"].as<std::string>();
+  escrow::http::Client http(gateway.host, gateway.port);
+  GatewayClient client(&http, &identity, state);
+  auto reply = client.Enroll(token);
+  if (!reply.ok()) return Fail(reply.status());
+
+  fmt::print("enrolled device {} (escrow key {}, ledger seq {})\n", device_id,
+             reply->escrow_key_id, reply->seq);
+  PrintPolicy(reply->policy);
+  return kExitOk;
+}
+
+int RunCheckIn(const po::variables_map& vm) {
+  std::string state = Required(vm, "state");
+  auto device = LoadDevice(vm, state);
+  if (!device.ok()) return Fail(device.status());
+  GatewayClient client(&(*device)->http, &(*device)->identity, state);
+
+  auto reply = client.CheckIn();
+  if (!reply.ok()) return Fail(reply.status());
+  PrintPolicy(reply->policy);
+  PrintActions(reply->actions);
+  fmt::print("server generation {}, device generation {}\n", reply->server_generation,
+             client.identity().generation);
+  if (vm.count("no-act") || !reply->HasAction(escrow::device::kActionEscrowNewPassword)) {
+    return kExitOk;
+  }
+
+  auto escrowed = client.EscrowNewPassword();
+  if (!escrowed.ok()) return Fail(escrowed.status());
+  PrintEscrow(*escrowed);
+  return kExitOk;
+}
+
+int RunArm(const po::variables_map& vm) {
+  std::string state = Required(vm, "state");
+  auto device = LoadDevice(vm, state);
+  if (!device.ok()) return Fail(device.status());
+  GatewayClient client(&(*device)->http, &(*device)->identity, state);
+
+  auto reply = client.Arm();
+  if (!reply.ok()) return Fail(reply.status());
+  fmt::print("armed recovery password generation {} (ledger seq {})\n",
+             client.identity().generation, reply->seq);
+  return kExitOk;
+}
+
+int RunReset(const po::variables_map& vm) {
+  std::string state = Required(vm, "state");
+  escrow::crypto::SecretString password(
+      OptionOrEnv(vm, "recovery-password", "ESCROW_RECOVERY_PASSWORD"));
+  auto device = LoadDevice(vm, state);
+  if (!device.ok()) return Fail(device.status());
+  GatewayClient client(&(*device)->http, &(*device)->identity, state);
+
+  uint64_t used = client.identity().generation;
+  auto reply = client.Reset(password.view(), /*escrow_next=*/true);
+  if (!reply.ok()) return Fail(reply.status());
+  fmt::print("reset reported with recovery password generation {} (ledger seq {})\n", used,
+             reply->reset.seq);
+  PrintActions(reply->check_in.actions);
+  if (reply->escrowed) PrintEscrow(reply->escrow);
+  return kExitOk;
+}
+
+int RunFleetCommand(const po::variables_map& vm) {
+  escrow::device::FleetOptions options;
+  options.devices = vm.count("devices") ? vm["devices"].as<size_t>() : 0;
+  if (options.devices == 0) throw UsageError("--devices must be at least 1");
+  options.id_prefix = Required(vm, "id-prefix");
+  options.concurrency = vm["concurrency"].as<size_t>();
+  if (options.concurrency == 0) throw UsageError("--concurrency must be at least 1");
+  options.drop_every = vm["drop-every"].as<size_t>();
+  options.json = vm.count("json") > 0;
+  options.gateway = EndpointOf(vm, "gateway", "ESCROW_GATEWAY");
+  options.api = EndpointOf(vm, "server", "ESCROW_SERVER");
+  options.admin_user = OptionOrEnv(vm, "user", "ESCROW_USER");
+  options.admin_password =
+      escrow::crypto::SecretString(OptionOrEnv(vm, "password", "ESCROW_PASSWORD"));
+  options.os_version = vm["os-version"].as<std::string>();
+  options.client_version = vm["client-version"].as<std::string>();
+  return escrow::device::RunFleet(options);
+}
+
+po::options_description Options() {
+  po::options_description options("options");
+  options.add_options()
+      ("help,h", "print this help")
+      ("gateway", po::value<std::string>(), "device gateway host:port")
+      ("server", po::value<std::string>(), "API host:port (fleet)")
+      ("user", po::value<std::string>(), "admin user name (fleet)")
+      ("password", po::value<std::string>(), "admin password (fleet)")
+      ("state", po::value<std::string>(), "device state file, created by enroll")
+      ("device", po::value<std::string>(), "device id to enroll")
+      ("token", po::value<std::string>(), "one-time enrollment token from the admin")
+      ("os-version", po::value<std::string>()->default_value("6.1.4"), "OS version reported")
+      ("client-version", po::value<std::string>()->default_value("1.0"),
+       "client version reported")
+      ("no-act", "check-in: only print the actions, do not perform them")
+      ("recovery-password", po::value<std::string>(),
+       "reset: the recovery password typed at the lock screen")
+      ("devices", po::value<size_t>(), "fleet: number of devices")
+      ("id-prefix", po::value<std::string>(), "fleet: device ids are PREFIX-1 ... PREFIX-N")
+      ("concurrency", po::value<size_t>()->default_value(kDefaultConcurrency),
+       "fleet: worker threads")
+      ("drop-every", po::value<size_t>()->default_value(kDefaultDropEvery),
+       "fleet: every K-th device drops its first generation-2 upload (0 = never)")
+      ("json", "fleet: print the summary as JSON");
+  return options;
+}
+
+int Dispatch(const std::string& command, const po::variables_map& vm) {
+  if (command == "enroll") return RunEnroll(vm);
+  if (command == "check-in") return RunCheckIn(vm);
+  if (command == "arm") return RunArm(vm);
+  if (command == "reset") return RunReset(vm);
+  if (command == "fleet") return RunFleetCommand(vm);
+  throw UsageError(fmt::format("unknown command \"{}\"", command));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);
+  po::options_description options = Options();
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::cout << kUsage << "\n" << options;
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(options).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << kUsage << "\n" << options;
+      return kExitOk;
+    }
+    return Dispatch(argv[1], vm);
+  } catch (const po::error& e) {
+    std::cerr << "escrow-device: " << e.what() << "\n\n" << kUsage;
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "escrow-device: " << e.what() << "\n\n" << kUsage;
+    return kExitUsage;
+  }
+}
