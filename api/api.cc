@@ -38,7 +38,7 @@ std::string PercentDecode(std::string_view text) {
     return -1;
   };
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() + 0 && hex(text[i + 1]) >= 0 &&
+    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 &&
         hex(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
       i += 2;
@@ -107,7 +107,7 @@ http::Response Api::Handle(const http::Request& request) {
   std::string route_class = "unknown";
   std::string actor = "-";
 
-  // Bad input is answered inside Dispatch; an exception here is a bug.
+  // Dispatch replies to bad input itself, so an exception here is a bug.
   http::Response response;
   try {
     response = Dispatch(request, &route_class, &actor);
@@ -149,11 +149,10 @@ http::Response Api::Dispatch(const http::Request& request, std::string* route_cl
     break;
   }
   if (route == nullptr && !allowed.empty()) {
-    http::Response response = ErrorReply(
-        InvalidArgument(request.method + " is not allowed on " + request.path));
-    response.status = 405;
-    response.body = R"({"error":"method_not_allowed","message":")" + request.method +
-                    " is not allowed on this route; use " + allowed + "\"}";
+    boost::json::object body;
+    body["error"] = "method_not_allowed";
+    body["message"] = request.method + " is not allowed on " + decoded + "; use " + allowed;
+    http::Response response = JsonReply(405, body);
     response.headers["Allow"] = allowed;
     return response;
   }

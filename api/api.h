@@ -3,8 +3,8 @@
 // escrowd passes Handle to http::Server. Each request is authenticated by its
 // bearer token (api/auth.h), checked for the route's roles, and then served
 // from the projections (reads) or through EscrowService (changes). Bad input
-// is answered with {"error": code, "message": text} and never throws out of
-// Handle; an unexpected exception becomes a 500 and an error log line.
+// gets the reply {"error": code, "message": text}. No exception leaves
+// Handle: an unexpected one becomes a 500 reply and an error log line.
 //
 // Logger "api": info for account and policy changes, debug per request, warn
 // for denials. Passwords, tokens and request bodies are never logged.
@@ -29,7 +29,6 @@
 namespace escrow::api {
 
 // Limits on request fields, in bytes or items.
-constexpr size_t kMaxReasonLength = 512;
 constexpr size_t kMaxDisplayNameLength = 128;
 constexpr size_t kMaxFieldLength = 256;
 constexpr size_t kMaxRolesPerAccount = 8;

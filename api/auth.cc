@@ -91,8 +91,8 @@ std::string HashPassword(std::string_view password) {
   std::string salt = crypto::RandomBytes(kPasswordSaltBytes);
   auto key = crypto::Scrypt(password, salt, uint64_t{1} << kScryptLogN, kScryptR, kScryptP,
                             kPasswordHashBytes);
-  // Scrypt fails only when OpenSSL cannot allocate its memory: no account can
-  // be created safely then.
+  // With fixed, valid parameters scrypt fails only when OpenSSL cannot
+  // allocate its 32 MiB, and then no account can be created safely.
   if (!key.ok()) {
     Logger("api")->critical("password hashing failed: {}", key.status().ToString());
     std::abort();
@@ -139,16 +139,17 @@ std::string Base64UrlEncode(std::string_view bytes) {
 }
 
 Result<std::string> Base64UrlDecode(std::string_view text) {
-  std::string standard;
+  crypto::SecretString standard_secret;  // wiped on every return
+  std::string& standard = standard_secret.mutable_str();
   standard.reserve(text.size() + 3);
   for (char c : text) {
     if (c == '+' || c == '/' || c == '=') return InvalidArgument("invalid base64url character");
-    standard.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+    standard.push_back(c);
   }
   while (standard.size() % 4 != 0) standard.push_back('=');
-  auto bytes = crypto::Base64Decode(standard);
-  crypto::Cleanse(standard);
-  return bytes;
+  return crypto::Base64Decode(standard);
 }
 
 Principal SystemPrincipal() {

@@ -6,7 +6,7 @@
 //
 //   scrypt$<log2 N>$<r>$<p>$<salt, base64>$<32-byte key, base64>
 //
-// Sessions: the client holds 32 random bytes as base64url without padding.
+// Sessions: the client keeps 32 random bytes as base64url without padding.
 // The server stores only their SHA-256, in the operational column family:
 //
 //   key   "sess\0" ‖ SHA-256(token bytes)

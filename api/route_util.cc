@@ -18,9 +18,9 @@ http::Response ErrorReply(const Status& status) {
   return response;
 }
 
-http::Response SecretJsonReply(const json::object& public_fields, std::string_view secret_field,
+http::Response SecretJsonReply(int status, const json::object& public_fields, std::string_view secret_field,
                                std::string_view secret_value) {
-  // The secret is spliced in as text so no json::value ever holds it. It must
+  // The secret is spliced in as text so no json::value ever contains it. It must
   // need no JSON escaping (digits, dashes and base64url do not).
   std::string head = json::serialize(public_fields);
   head.pop_back();  // the closing '}'
@@ -33,7 +33,7 @@ http::Response SecretJsonReply(const json::object& public_fields, std::string_vi
   body.mutable_str() += "\"}";
 
   http::Response response;
-  response.status = 200;
+  response.status = status;
   response.headers["Cache-Control"] = "no-store";
   // NOTE: the response body moves to http::Server, which does not wipe it after sending.
   response.body = std::move(body.mutable_str());

@@ -18,9 +18,9 @@ namespace escrow::api {
 http::Response JsonReply(int status, const boost::json::object& body);
 http::Response ErrorReply(const Status& status);
 
-// Returns a 200 JSON reply of public_fields plus one secret string field. The
+// Returns a JSON reply of public_fields plus one secret string field. The
 // secret's only copies are in wiped buffers and in the returned body.
-http::Response SecretJsonReply(const boost::json::object& public_fields,
+http::Response SecretJsonReply(int status, const boost::json::object& public_fields,
                                std::string_view secret_field, std::string_view secret_value);
 
 bool HasAnyRole(const projections::Principal& principal,

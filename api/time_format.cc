@@ -1,5 +1,6 @@
 #include "api/time_format.h"
 
+#include <cstdint>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -9,6 +10,8 @@ namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr size_t kMaxFractionDigits = 9;
+// Times from this many seconds after 1970 on do not fit int64 nanoseconds (year 2262).
+constexpr int64_t kMaxSeconds = INT64_MAX / kNanosPerSecond;
 
 // Reads exactly `digits` decimal digits at *pos and advances it.
 bool ReadNumber(std::string_view text, size_t* pos, size_t digits, int* out) {
@@ -38,6 +41,11 @@ Status BadTime(std::string_view field) {
                          "2024-05-01T12:00:00Z");
 }
 
+Status OutOfRange(std::string_view field) {
+  return InvalidArgument("query parameter \"" + std::string(field) +
+                         "\" is outside the range of Unix nanoseconds, 1970 to 2262");
+}
+
 }  // namespace
 
 std::string FormatRfc3339(int64_t unix_ns) {
@@ -63,10 +71,12 @@ std::string FormatRfc3339(int64_t unix_ns) {
 Result<int64_t> ParseTime(std::string_view text, std::string_view field) {
   // Step 1: all digits means Unix nanoseconds.
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos) {
-    if (text.size() > 18) return BadTime(field);
-    int64_t value = 0;
-    for (char c : text) value = value * 10 + (c - '0');
-    return value;
+    uint64_t value = 0;
+    for (char c : text) {
+      value = value * 10 + static_cast<uint64_t>(c - '0');
+      if (value > static_cast<uint64_t>(INT64_MAX) || text.size() > 19) return OutOfRange(field);
+    }
+    return static_cast<int64_t>(value);
   }
 
   // Step 2: date and time, YYYY-MM-DDTHH:MM:SS.
@@ -124,6 +134,7 @@ Result<int64_t> ParseTime(std::string_view text, std::string_view field) {
   tm.tm_min = minute;
   tm.tm_sec = second;
   int64_t seconds = static_cast<int64_t>(timegm(&tm)) - offset_s;
+  if (seconds < 0 || seconds >= kMaxSeconds) return OutOfRange(field);
   return seconds * kNanosPerSecond + nanos;
 }
 

@@ -1,0 +1,231 @@
+// The real escrowctl binary against a real escrowd on 127.0.0.1, and offline
+// on its data directory after escrowd stopped.
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+#include <optional>
+#include <regex>
+
+#include "api/auth.h"
+#include "ledger/envelope.h"
+#include "ledger/keys.h"
+#include "ledger/sequencer.h"
+#include "ledger/store.h"
+#include "projections/projector.h"
+#include "projections/service.h"
+#include "tests/test_support.h"
+
+using namespace escrow;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kAdminPassword = "admin-password-1";
+constexpr const char* kDigits = "11111222223333344444";
+
+struct Ctl {
+  std::string address;
+  std::map<std::string, std::string> env() const {
+    return {{"ESCROW_SERVER", address}, {"ESCROW_USER", "admin"}, {"ESCROW_PASSWORD", kAdminPassword}};
+  }
+  testing::CommandResult Run(std::vector<std::string> args,
+                             std::map<std::string, std::string> extra_env = {}) const {
+    args.insert(args.begin(), testing::BinaryPath("escrowctl"));
+    auto environment = env();
+    for (auto& [k, v] : extra_env) environment[k] = v;
+    return testing::RunCommand(args, environment, 120);
+  }
+};
+
+// Returns the last line of output that parses as a JSON object.
+json::object LastJson(const std::string& output) {
+  std::istringstream lines(output);
+  std::string line;
+  json::object found;
+  while (std::getline(lines, line)) {
+    boost::system::error_code ec;
+    json::value v = json::parse(line, ec);
+    if (!ec && v.is_object()) found = v.as_object();
+  }
+  return found;
+}
+
+std::string EnrollmentToken(const std::string& output) {
+  std::smatch match;
+  std::regex token_line("\\n([A-Za-z0-9_-]{43})\\n");
+  REQUIRE(std::regex_search(output, match, token_line));
+  return match[1];
+}
+
+// Enrolls device_id with token and escrows kDigits as generation 1, in process,
+// while escrowd is stopped.
+void EscrowOffline(const std::string& data_dir, const std::string& device_id,
+                   const std::string& token) {
+  auto store = ledger::Store::Open(data_dir);
+  REQUIRE(store.ok());
+  auto signing = ledger::SigningKey::LoadOrCreate((*store)->keys_dir());
+  REQUIRE(signing.ok());
+  auto master = ledger::MasterKey::LoadOrCreate((*store)->keys_dir());
+  REQUIRE(master.ok());
+  ledger::Sequencer sequencer(store->get(), &*signing, projections::Apply, {});
+  REQUIRE(sequencer.Start().ok());
+  projections::EscrowService service(store->get(), &sequencer, &*master);
+
+  crypto::KeyPair key = crypto::GenerateEd25519();
+  auto origin = [&](uint64_t counter, const std::string& path) {
+    std::string body = "{\"device_id\":\"" + device_id + "\",\"counter\":" +
+                       std::to_string(counter) + "}";
+    projections::DeviceOrigin o{device_id, counter, "POST " + path + "\n" + body, ""};
+    o.signature = *crypto::Ed25519Sign(key.private_key.view(),
+                                       "escrow-gateway/v1\nPOST\n" + path + "\n" + body);
+    return o;
+  };
+  projections::EnrollRequest enroll;
+  enroll.origin = origin(1, "/gw/v1/enroll");
+  enroll.enrollment_token = token;
+  enroll.os_version = "7.0";
+  enroll.client_version = "1.0";
+  enroll.device_public_key = key.public_key;
+  auto enrolled = service.Enroll(enroll);
+  REQUIRE(enrolled.ok());
+
+  projections::EscrowRequest escrow;
+  escrow.origin = origin(2, "/gw/v1/recovery-password");
+  escrow.generation = 1;
+  escrow.envelope = *ledger::SealRecoveryPassword(enrolled->escrow_public_key, device_id, 1, kDigits);
+  REQUIRE(service.Escrow(escrow).ok());
+  sequencer.Stop();
+}
+
+}  // namespace
+
+TEST_CASE("escrowctl administers a running escrowd") {
+  testing::TempDir dir;
+  std::string data = dir.path() + "/data";
+  testing::EscrowdProcess escrowd;
+  REQUIRE(escrowd.Start(data, kAdminPassword));
+  Ctl ctl{escrowd.api_address()};
+
+  // Accounts.
+  auto added = ctl.Run({"add-account", "--username", "alice", "--password", "alice-password",
+                        "--roles", "user", "--display-name", "Alice"});
+  INFO(added.output);
+  CHECK(added.exit_code == 0);
+  CHECK(added.output.find("Created account alice with roles user") != std::string::npos);
+  auto duplicate = ctl.Run({"add-account", "--username", "alice", "--password", "alice-password"});
+  CHECK(duplicate.exit_code == 1);
+  CHECK(duplicate.output.find("alice") != std::string::npos);
+  auto bad_role = ctl.Run({"add-account", "--username", "bob", "--roles", "wizard"},
+                          {{"ESCROW_NEW_PASSWORD", "bob-password"}});
+  CHECK(bad_role.exit_code == 1);
+  CHECK(bad_role.output.find("wizard") != std::string::npos);
+  auto accounts = ctl.Run({"accounts", "--json"});
+  CHECK(accounts.exit_code == 0);
+  CHECK(LastJson(accounts.output).at("accounts").as_array().size() == 2);
+
+  // Devices.
+  auto device = ctl.Run({"add-device", "--device", "phone-1", "--owner", "alice", "--token-ttl",
+                         "3600"});
+  INFO(device.output);
+  CHECK(device.exit_code == 0);
+  CHECK(device.output.find("Enrollment token") != std::string::npos);
+  CHECK(EnrollmentToken(device.output).size() == 43);
+  auto devices = ctl.Run({"devices", "--json"});
+  CHECK(devices.exit_code == 0);
+  json::object devices_reply = LastJson(devices.output);
+  const json::array& list = devices_reply.at("devices").as_array();
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].at("device_id").as_string() == "phone-1");
+  CHECK(list[0].at("owner").as_string() == "alice");
+  CHECK(list[0].at("state").as_string() == "registered");
+
+  // Policy.
+  auto policy = ctl.Run({"set-policy", "--self-service", "off", "--check-in-interval", "3600"});
+  CHECK(policy.exit_code == 0);
+  CHECK(policy.output.find("self-service recovery:   off") != std::string::npos);
+  auto shown = ctl.Run({"policy", "--json"});
+  CHECK(shown.exit_code == 0);
+  CHECK(LastJson(shown.output).at("self_service_recovery").as_bool() == false);
+  CHECK(LastJson(shown.output).at("check_in_interval_s").as_int64() == 3600);
+  CHECK(ctl.Run({"set-policy", "--self-service", "maybe"}).exit_code == 2);
+
+  // A retrieval with nothing escrowed fails and is audited as denied.
+  auto retrieval = ctl.Run({"get-recovery-password", "--device", "phone-1", "--reason", "T-1"});
+  CHECK(retrieval.exit_code == 1);
+  CHECK(retrieval.output.find("no valid recovery password") != std::string::npos);
+  auto audit = ctl.Run({"audit", "--json", "--denied"});
+  CHECK(audit.exit_code == 0);
+  json::object audit_reply = LastJson(audit.output);
+  const json::array& records = audit_reply.at("records").as_array();
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].at("actor").as_string() == "admin");
+  CHECK(records[0].at("channel").as_string() == "cli");
+  CHECK(records[0].at("reason").as_string() == "T-1");
+  auto table = ctl.Run({"audit", "--device", "phone-1"});
+  CHECK(table.exit_code == 0);
+  CHECK(table.output.find("DENIED: no valid recovery password") != std::string::npos);
+
+  // Usage and sign-in errors.
+  CHECK(ctl.Run({}).exit_code == 2);
+  CHECK(ctl.Run({"frobnicate"}).exit_code == 2);
+  CHECK(ctl.Run({"device"}).exit_code == 2);
+  auto wrong = ctl.Run({"policy"}, {{"ESCROW_PASSWORD", "wrong-password"}});
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.output.find("invalid username or password") != std::string::npos);
+
+  // Offline, after escrowd stopped.
+  REQUIRE(escrowd.Stop() == 0);
+  auto verify = ctl.Run({"verify", "--data-dir", data});
+  INFO(verify.output);
+  CHECK(verify.exit_code == 0);
+  CHECK(std::regex_search(verify.output, std::regex("Verified [1-9][0-9]* entries")));
+  CHECK(std::regex_search(verify.output, std::regex("Head leaf hash: [0-9a-f]{64}")));
+  auto verify_json = ctl.Run({"verify", "--data-dir", data, "--json"});
+  CHECK(verify_json.exit_code == 0);
+  CHECK(LastJson(verify_json.output).at("ok").as_bool());
+  auto rebuild = ctl.Run({"rebuild-projections", "--data-dir", data});
+  INFO(rebuild.output);
+  CHECK(rebuild.exit_code == 0);
+  CHECK(rebuild.output.find("equal to the stored projections") != std::string::npos);
+  CHECK(ctl.Run({"verify"}).exit_code == 2);
+  CHECK(ctl.Run({"verify", "--data-dir", dir.path() + "/missing"}).exit_code == 1);
+}
+
+TEST_CASE("escrowctl prints a retrieved recovery password") {
+  testing::TempDir dir;
+  std::string data = dir.path() + "/data";
+  testing::EscrowdProcess escrowd;
+  REQUIRE(escrowd.Start(data, kAdminPassword));
+  Ctl ctl{escrowd.api_address()};
+  REQUIRE(ctl.Run({"add-account", "--username", "helen", "--password", "helen-password",
+                   "--roles", "helpdesk"}).exit_code == 0);
+  REQUIRE(ctl.Run({"add-account", "--username", "alice", "--password", "alice-password"})
+              .exit_code == 0);
+  auto device = ctl.Run({"add-device", "--device", "phone-1", "--owner", "alice"});
+  REQUIRE(device.exit_code == 0);
+  std::string token = EnrollmentToken(device.output);
+  REQUIRE(escrowd.Stop() == 0);
+
+  EscrowOffline(data, "phone-1", token);
+  REQUIRE(escrowd.Start(data, kAdminPassword));
+  ctl.address = escrowd.api_address();
+  std::map<std::string, std::string> helen = {{"ESCROW_USER", "helen"},
+                                              {"ESCROW_PASSWORD", "helen-password"}};
+
+  auto text = ctl.Run({"get-recovery-password", "--device", "phone-1", "--reason", "T-9"}, helen);
+  INFO(text.output);
+  CHECK(text.exit_code == 0);
+  CHECK(text.output.find("Recovery password for phone-1 (generation 1): "
+                         "11111-22222-33333-44444") != std::string::npos);
+  CHECK(text.output.find("not yet active on the device") != std::string::npos);
+
+  auto as_json = ctl.Run({"get-recovery-password", "--device", "phone-1", "--reason", "T-9",
+                          "--json"}, helen);
+  CHECK(as_json.exit_code == 0);
+  CHECK(LastJson(as_json.output).at("recovery_password").as_string() == "11111-22222-33333-44444");
+
+  auto no_reason = ctl.Run({"get-recovery-password", "--device", "phone-1"}, helen);
+  CHECK(no_reason.exit_code == 1);
+  CHECK(no_reason.output.find("reason") != std::string::npos);
+  CHECK(escrowd.Stop() == 0);
+}

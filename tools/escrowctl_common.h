@@ -1,0 +1,86 @@
+// Shared pieces of escrowctl: parsed settings, the API session and output.
+//
+// Thread safety: escrowctl is single-threaded; none of these types is shared.
+#pragma once
+
+#include <boost/json.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/http/http.h"
+#include "ledger/crypto.h"
+#include "ledger/status.h"
+
+namespace escrow::ctl {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Timeout of one HTTP request to the server.
+constexpr int kRequestTimeoutMs = 60'000;
+
+// Everything the command line and the environment set, already merged.
+struct Settings {
+  std::string command;
+  std::string server;  // host:port
+  std::string user;
+  std::optional<std::string> password;  // login password; wiped by main at exit
+  bool json = false;
+
+  std::map<std::string, std::string> values;  // command options by long name
+  bool HasValue(const std::string& name) const { return values.count(name) > 0; }
+  std::string Value(const std::string& name) const {
+    auto it = values.find(name);
+    return it == values.end() ? std::string() : it->second;
+  }
+};
+
+// A usage error: the message is printed with the usage hint and exit code 2.
+struct UsageError {
+  std::string message;
+};
+
+// A signed-in API session: logs in on Open and out on destruction.
+class ApiSession {
+ public:
+  static Result<std::unique_ptr<ApiSession>> Open(const Settings& settings);
+  ~ApiSession();
+  ApiSession(const ApiSession&) = delete;
+  ApiSession& operator=(const ApiSession&) = delete;
+
+  // Sends one request with the session token. A non-2xx reply becomes a
+  // Status carrying the server's message.
+  Result<boost::json::object> Call(const std::string& method, const std::string& target,
+                                   const std::string& body = "");
+
+ private:
+  ApiSession(http::Client client, crypto::SecretString token)
+      : client_(std::move(client)), token_(std::move(token)) {}
+
+  http::Client client_;
+  crypto::SecretString token_;
+};
+
+// Reads a password from the terminal with echo off. Fails when there is no terminal.
+Result<crypto::SecretString> PromptPassword(const std::string& prompt);
+
+// Percent-encodes a query parameter value.
+std::string UrlEncode(const std::string& value);
+
+// Prints rows as left-aligned columns under a header line.
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+
+// Returns the string, integer or bool at object[key] as text ("" when absent).
+std::string Text(const boost::json::object& object, const std::string& key);
+
+// Command entry points; each returns the process exit code.
+int RunServerCommand(const Settings& settings);
+int RunVerify(const Settings& settings);
+int RunRebuildProjections(const Settings& settings);
+
+}  // namespace escrow::ctl

@@ -1,0 +1,96 @@
+// escrowctl commands that work on a data directory without a server.
+#include <iostream>
+
+#include "ledger/crypto.h"
+#include "ledger/keys.h"
+#include "ledger/store.h"
+#include "ledger/verify.h"
+#include "projections/projector.h"
+#include "tools/escrowctl_common.h"
+
+namespace escrow::ctl {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string RequireDataDir(const Settings& settings) {
+  std::string dir = settings.Value("data-dir");
+  if (dir.empty()) throw UsageError{settings.command + " needs --data-dir"};
+  return dir;
+}
+
+int Fail(const std::string& message) {
+  std::cerr << "escrowctl: " << message << "\n";
+  return kExitFailure;
+}
+
+}  // namespace
+
+// verify --data-dir DIR: read-only, so it may run next to a live server.
+int RunVerify(const Settings& settings) {
+  // Step 1: open the database read-only and load the trust anchor.
+  std::string dir = RequireDataDir(settings);
+  ledger::Store::Options options;
+  options.read_only = true;
+  options.create_if_missing = false;
+  auto store = ledger::Store::Open(dir, options);
+  if (!store.ok()) return Fail("cannot open " + dir + ": " + store.status().message());
+  auto public_key = ledger::LoadLedgerPublicKey((*store)->keys_dir());
+  if (!public_key.ok()) {
+    return Fail("cannot load the ledger public key: " + public_key.status().message());
+  }
+
+  // Step 2: re-hash and check every entry.
+  ledger::VerifyReport report = ledger::VerifyLedger(**store, *public_key);
+  std::string head = crypto::HexEncode(report.head_leaf_hash);
+  if (settings.json) {
+    json::object out;
+    out["ok"] = report.ok;
+    out["entries"] = report.entries;
+    out["head_leaf_hash"] = head;
+    if (!report.ok) {
+      out["first_bad_seq"] = report.first_bad_seq;
+      out["error"] = report.error;
+    }
+    std::cout << json::serialize(out) << "\n";
+  } else if (report.ok) {
+    std::cout << "Verified " << report.entries << " entries.\n"
+              << "Head leaf hash: " << (head.empty() ? "(empty ledger)" : head) << "\n";
+  } else {
+    std::cout << "verification failed at seq " << report.first_bad_seq << ": " << report.error
+              << "\n";
+  }
+  return report.ok ? kExitOk : kExitFailure;
+}
+
+// rebuild-projections --data-dir DIR [--replace]: needs the server stopped.
+int RunRebuildProjections(const Settings& settings) {
+  std::string dir = RequireDataDir(settings);
+  bool replace = settings.HasValue("replace");
+  auto report = projections::RebuildProjections(dir, replace);
+  if (!report.ok()) {
+    return Fail("rebuilding projections in " + dir + " failed: " + report.status().message() +
+                " (stop escrowd first; the rebuild needs the database to itself)");
+  }
+
+  if (settings.json) {
+    json::object out;
+    out["entries"] = report->entries;
+    out["equal"] = report->equal;
+    out["first_difference"] = report->first_difference;
+    out["replaced"] = replace;
+    std::cout << json::serialize(out) << "\n";
+  } else if (report->equal) {
+    std::cout << "Rebuilt projections from " << report->entries
+              << " entries: equal to the stored projections.\n";
+  } else {
+    std::cout << "Rebuilt projections from " << report->entries
+              << " entries: they differ from the stored projections at "
+              << report->first_difference << ".\n";
+    if (replace) std::cout << "The stored projections were replaced by the rebuilt ones.\n";
+  }
+  return report->equal ? kExitOk : kExitFailure;
+}
+
+}  // namespace escrow::ctl
