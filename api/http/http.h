@@ -55,8 +55,8 @@ Response JsonResponse(int status, std::string body);
 
 using Handler = std::function<Response(const Request&)>;
 
-// Limits of one Server. Requests over a size limit are answered 413 (body) or
-// 431 (header) and the connection is closed.
+// Limits of one Server. A request over a size limit is rejected with 413 (body)
+// or 431 (header), and the connection is closed.
 struct ServerLimits {
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
@@ -82,7 +82,7 @@ class Server {
 
   // Binds host:port (port 0 picks a free port) and starts accepting. Fails
   // with kInvalidArgument for an unknown host, kUnavailable when the bind
-  // fails, kFailedPrecondition when called twice.
+  // fails, kFailedPrecondition when called twice or after Stop.
   Status Listen(const std::string& host, uint16_t port);
   // Returns the bound port, or 0 before Listen succeeds.
   uint16_t port() const;
@@ -90,9 +90,11 @@ class Server {
   // joins all threads. Idempotent. Must not be called from a handler.
   void Stop();
 
-  // Counts responses the server has started to send, error responses included.
+  // Returns the number of responses the server has started to send, error
+  // responses included.
   uint64_t requests_served() const;
-  // Counts TCP connections accepted, including those rejected by the cap.
+  // Returns the number of TCP connections accepted, including those rejected
+  // because max_connections were open.
   uint64_t connections_accepted() const;
 
  private:

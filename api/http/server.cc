@@ -3,6 +3,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -92,9 +93,9 @@ Response RunHandler(const Handler& handler, const Request& request,
 
 // --- Server ---
 
-// Thread safety: acceptor_ and retry_timer_ belong to the acceptor strand;
-// threads_ and listening_ are touched only by Listen and Stop, which callers
-// must not run concurrently with each other.
+// Thread safety: acceptor and retry_timer belong to the acceptor strand.
+// threads, listening and stopped are guarded by lifecycle_mutex, which Listen
+// and Stop hold throughout.
 struct Server::Impl {
   Impl(std::string name, Handler handler, ServerLimits limits)
       : context(std::make_shared<ServerContext>(std::move(name), std::move(handler), limits)),
@@ -111,10 +112,11 @@ struct Server::Impl {
   net::strand<net::io_context::executor_type> acceptor_strand;
   tcp::acceptor acceptor;
   net::steady_timer retry_timer;
-  std::vector<std::thread> threads;
   std::atomic<uint16_t> bound_port{0};
-  bool listening = false;
-  bool stopped = false;
+  std::mutex lifecycle_mutex;
+  std::vector<std::thread> threads;  // GUARDED_BY(lifecycle_mutex)
+  bool listening = false;            // GUARDED_BY(lifecycle_mutex)
+  bool stopped = false;              // GUARDED_BY(lifecycle_mutex)
 };
 
 Status Server::Impl::Bind(const std::string& host, uint16_t port) {
@@ -177,6 +179,7 @@ Server::Server(std::string name, Handler handler, ServerLimits limits)
 Server::~Server() { Stop(); }
 
 Status Server::Listen(const std::string& host, uint16_t port) {
+  std::lock_guard<std::mutex> lock(impl_->lifecycle_mutex);
   if (impl_->listening || impl_->stopped) {
     return FailedPrecondition("server \"" + impl_->context->name() + "\" was already started");
   }
@@ -191,13 +194,14 @@ Status Server::Listen(const std::string& host, uint16_t port) {
     impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
   }
   impl_->context->log().info("listening on {}:{} ({} I/O threads, {} worker threads)", host,
-                             port(), io_threads, impl_->context->limits().worker_threads);
+                             this->port(), io_threads, impl_->context->limits().worker_threads);
   return Status::Ok();
 }
 
 uint16_t Server::port() const { return impl_->bound_port.load(); }
 
 void Server::Stop() {
+  std::lock_guard<std::mutex> lock(impl_->lifecycle_mutex);
   if (impl_->stopped) return;
   impl_->stopped = true;
   if (!impl_->listening) {

@@ -150,7 +150,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void OnReadDeadline(ErrorCode ec) {
-    // A stale wait (the read finished first) sees an expiry in the future.
+    // A stale wait (the read finished first) finds an expiry in the future.
     if (ec || deadline_.expiry() > std::chrono::steady_clock::now()) return;
     read_timed_out_ = true;
     lowest().cancel();
@@ -200,7 +200,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                         fmt::format("request header exceeds the limit of {} bytes", header_limit));
     }
 
-    // The peer closed or reset the connection: nobody is left to answer.
+    // The peer closed or reset the connection, so no response can be delivered.
     bool is_parse_error = ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
     if (!is_parse_error || ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
       context_->log().debug("connection {}: closed while reading: {}", *id_, ec.message());
@@ -312,7 +312,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool keep_alive_ = false;
   unsigned version_ = kHttp11;
   size_t linger_bytes_ = 0;
-  std::string method_;  // of the request being answered, for the log line
+  std::string method_;  // of the current request, for the log line
   std::string path_;
   std::chrono::steady_clock::time_point request_start_ = std::chrono::steady_clock::now();
 };
