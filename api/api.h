@@ -14,6 +14,7 @@
 // is guarded by metrics_mu_.
 #pragma once
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -35,9 +36,16 @@ constexpr size_t kMaxRolesPerAccount = 8;
 constexpr size_t kMaxDeviceListLimit = 1000;
 constexpr size_t kDefaultDeviceListLimit = 100;
 constexpr size_t kMaxAuditLimit = 1000;
+// Most ledger entries one GET /v1/ledger/entries returns.
+constexpr uint64_t kMaxLedgerEntriesPerCall = 1000;
 // Enrollment token lifetime: 7 days unless the request sets token_ttl_s, at most 90 days.
 constexpr uint64_t kDefaultTokenTtlS = 7 * 24 * 3600;
 constexpr uint64_t kMaxTokenTtlS = 90 * 24 * 3600;
+
+// Returns the receipt of ledger entry seq: {"seq", "leaf_hash", "checkpoint",
+// "tree_size", "proof", "root"}, the last four null until a checkpoint covers
+// seq (api_ledger.cc).
+Result<boost::json::object> LedgerReceipt(const ledger::Store& store, uint64_t seq);
 
 class Api {
  public:
@@ -106,6 +114,25 @@ class Api {
   http::Response LedgerHead(const Call& call);
   http::Response Health(const Call& call);
   http::Response Metrics(const Call& call);
+
+  // Read receipts, point-in-time state and the audit CSV export (api_lifecycle.cc).
+  http::Response ListMyRetrievals(const Call& call);
+  http::Response GetValidAt(const Call& call);
+  // Returns records (AuditRecordToJson objects) as a text/csv attachment.
+  static http::Response AuditCsvReply(const boost::json::array& records);
+
+  // Checkpoints, proofs, entries, export and receipts (api_ledger.cc).
+  http::Response LatestCheckpoint(const Call& call);
+  http::Response GetCheckpoint(const Call& call);
+  http::Response GetInclusionProof(const Call& call);
+  http::Response GetConsistencyProof(const Call& call);
+  http::Response GetLedgerEntries(const Call& call);
+  http::Response GetLedgerExport(const Call& call);
+  http::Response GetReceipt(const Call& call);
+  // The committed seq: from the sequencer, or the store when there is none.
+  Result<uint64_t> CommittedSeq() const;
+  // Fails with kInvalidArgument naming param when size is above the committed seq.
+  Status CheckTreeSize(uint64_t size, std::string_view param) const;
 
   ledger::Store* store_;
   projections::EscrowService* service_;

@@ -68,6 +68,10 @@ http::Response Api::QueryAudit(const Call& call) {
   if (!allowed.ok()) return ErrorReply(allowed);
   auto filter = ParseAuditFilter(call.request);
   if (!filter.ok()) return ErrorReply(filter.status());
+  std::string format = QueryValue(call.request, "format");
+  if (!format.empty() && format != "json" && format != "csv") {
+    return ErrorReply(InvalidArgument("query parameter \"format\" must be json or csv"));
+  }
 
   // With both device and actor, query by device and keep the actor's records.
   std::string actor = filter->actor;
@@ -80,6 +84,7 @@ http::Response Api::QueryAudit(const Call& call) {
     if (!actor.empty() && record.actor != actor) continue;
     list.emplace_back(AuditRecordToJson(record));
   }
+  if (format == "csv") return AuditCsvReply(list);
   json::object reply;
   reply["records"] = std::move(list);
   return JsonReply(200, reply);

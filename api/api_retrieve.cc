@@ -84,6 +84,16 @@ http::Response Api::RetrievePassword(const Call& call) {
   reply["armed"] = retrieval->armed;
   reply["status"] = retrieval->armed ? kArmedStatus : kNotArmedStatus;
   reply["audit_seq"] = retrieval->audit_seq;
+  // The receipt proves the audit event is in the ledger once a checkpoint
+  // covers it; GET /v1/receipts/{seq} answers again later.
+  auto receipt = LedgerReceipt(*store_, retrieval->audit_seq);
+  if (receipt.ok()) {
+    reply["receipt"] = std::move(*receipt);
+  } else {
+    Logger("api")->warn("no receipt for audit seq {}: {}", retrieval->audit_seq,
+                        receipt.status().message());
+    reply["receipt"] = nullptr;
+  }
   crypto::SecretString formatted =
       ledger::FormatRecoveryPassword(retrieval->recovery_password.view());
   return SecretJsonReply(200, reply, "recovery_password", formatted.view());

@@ -13,6 +13,11 @@ void PutTime(json::object& object, std::string_view name, int64_t unix_ns) {
   object[name] = unix_ns == 0 ? std::string() : FormatRfc3339(unix_ns);
 }
 
+std::string_view PasswordStatus(bool generation_valid, bool armed) {
+  if (!generation_valid) return "no valid recovery password";
+  return armed ? "active on the device" : "not yet active on the device";
+}
+
 json::object PolicyToJson(const projections::Policy& policy) {
   json::object out;
   out["reset_mode"] = policy.reset_mode;
@@ -46,6 +51,7 @@ json::object DeviceToJson(const projections::DeviceRecord& device) {
   out["generation"] = device.generation;
   out["generation_valid"] = device.generation_valid;
   out["armed"] = device.armed;
+  out["password_status"] = PasswordStatus(device.generation_valid, device.armed);
   out["escrow_seq"] = device.escrow_seq;
   out["last_reset_generation"] = device.last_reset_generation;
   PutTime(out, "last_reset_at", device.last_reset_ns);

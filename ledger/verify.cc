@@ -170,8 +170,10 @@ VerifyReport LedgerVerifier::Finish() {
   FlushSignatures();
   if (report_.ok && !checkpoints_.empty()) {
     uint64_t size = checkpoints_.begin()->first;
-    Fail(size, "checkpoint at tree size " + std::to_string(size) +
-                   " is beyond the last entry " + std::to_string(report_.entries));
+    // The ledger was truncated: the first missing entry is the first bad seq.
+    Fail(report_.entries + 1, "entry " + std::to_string(report_.entries + 1) +
+                                  " is missing: checkpoint at tree size " + std::to_string(size) +
+                                  " is beyond the last entry " + std::to_string(report_.entries));
   }
   report_.root_hash = tree_.root();
   return report_;

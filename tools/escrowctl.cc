@@ -36,18 +36,30 @@ Server commands (sign in with --server HOST:PORT --user NAME, password from
   devices [--owner U] [--prefix P] [--limit N] [--after ID]
   device --device ID
   timeline --device ID
-  audit [--device ID] [--actor A] [--since T] [--until T] [--denied] [--limit N]
+  audit [--device ID] [--actor A] [--since T] [--until T] [--denied] [--limit N] [--csv]
         (T is RFC 3339, e.g. 2024-05-01T12:00:00Z, or Unix nanoseconds)
+  valid-at --device ID --time T   (the generation valid at T, and whether it was armed)
+  receipts [--limit N]            (every retrieval of your own devices' passwords)
+  request-rotation --device ID
+  retire --device ID --yes        (irreversible: destroys the device's escrow key)
 
 Offline commands:
-  verify --data-dir DIR
+  verify --data-dir DIR | --ledger FILE
+      (re-hashes every entry, checks signatures, the chain and every checkpoint;
+       names the first bad seq)
+  verify-inclusion --leaf-index I --tree-size N --leaf-hash HEX --root HEX
+                   --proof HEX,HEX,...
+  verify-consistency --size1 M --size2 N --root1 HEX --root2 HEX --proof HEX,...
+      (an empty --proof is allowed; exit 0 when the proof holds, 1 when not)
+  export --out FILE (--data-dir DIR | --server HOST:PORT --user NAME)
+  replay --ledger FILE [--until-seq S | --until-time T]
   rebuild-projections --data-dir DIR [--replace]
 
 Every command that prints data accepts --json.
 )";
 
 const std::set<std::string> kOfflineCommands = {"verify", "rebuild-projections"};
-const std::set<std::string> kFlagOptions = {"denied", "replace"};
+const std::set<std::string> kFlagOptions = {"denied", "replace", "csv", "yes"};
 
 po::options_description AllOptions() {
   po::options_description options("options");
@@ -77,8 +89,24 @@ po::options_description AllOptions() {
       ("since", po::value<std::string>(), "audit records at or after this time")
       ("until", po::value<std::string>(), "audit records before this time")
       ("denied", "only denied retrievals")
+      ("csv", "audit: print RFC 4180 CSV")
+      ("time", po::value<std::string>(), "valid-at: RFC 3339 time or Unix nanoseconds")
+      ("yes", "retire: confirm the irreversible retirement")
       ("data-dir", po::value<std::string>(), "escrowd data directory")
-      ("replace", "replace the stored projections with the rebuilt ones");
+      ("replace", "replace the stored projections with the rebuilt ones")
+      ("ledger", po::value<std::string>(), "ledger export file")
+      ("out", po::value<std::string>(), "file to write")
+      ("leaf-index", po::value<std::string>(), "0-based leaf index (seq - 1)")
+      ("tree-size", po::value<std::string>(), "Merkle tree size")
+      ("leaf-hash", po::value<std::string>(), "leaf hash, hex")
+      ("root", po::value<std::string>(), "Merkle root, hex")
+      ("proof", po::value<std::string>(), "proof hashes, hex, comma-separated")
+      ("size1", po::value<std::string>(), "older tree size")
+      ("size2", po::value<std::string>(), "newer tree size")
+      ("root1", po::value<std::string>(), "root of the older tree, hex")
+      ("root2", po::value<std::string>(), "root of the newer tree, hex")
+      ("until-seq", po::value<std::string>(), "replay up to this seq")
+      ("until-time", po::value<std::string>(), "replay entries up to this time");
   return options;
 }
 
@@ -134,6 +162,10 @@ int Run(int argc, char** argv) {
   // Step 2: offline commands need no server.
   if (settings.command == "verify") return RunVerify(settings);
   if (settings.command == "rebuild-projections") return RunRebuildProjections(settings);
+  if (settings.command == "verify-inclusion") return RunVerifyInclusion(settings);
+  if (settings.command == "verify-consistency") return RunVerifyConsistency(settings);
+  if (settings.command == "replay") return RunReplay(settings);
+  if (settings.command == "export" && settings.HasValue("data-dir")) return RunExport(settings);
 
   // Step 3: server commands; ask for the password when none was given.
   if (!settings.password && !settings.user.empty() && !settings.server.empty()) {
@@ -141,7 +173,7 @@ int Run(int argc, char** argv) {
     if (!prompted.ok()) throw UsageError{"no password: pass --password or set ESCROW_PASSWORD"};
     settings.password = prompted->str();
   }
-  int code = RunServerCommand(settings);
+  int code = settings.command == "export" ? RunExport(settings) : RunServerCommand(settings);
   if (settings.password) escrow::crypto::Cleanse(*settings.password);
   return code;
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <iostream>
 
+#include "api/views.h"
 #include "tools/escrowctl_common.h"
 
 namespace escrow::ctl {
@@ -238,9 +239,10 @@ int ListDevices(ApiSession& session, const Settings& settings) {
   for (const auto& item : reply->at("devices").as_array()) {
     const json::object& d = item.as_object();
     rows.push_back({Text(d, "device_id"), Text(d, "owner"), Text(d, "state"),
-                    Text(d, "generation"), Text(d, "armed"), Text(d, "updated_at")});
+                    Text(d, "generation"), Text(d, "armed"), Text(d, "password_status"),
+                    Text(d, "updated_at")});
   }
-  PrintTable({"DEVICE", "OWNER", "STATE", "GENERATION", "ARMED", "UPDATED"}, rows);
+  PrintTable({"DEVICE", "OWNER", "STATE", "GENERATION", "ARMED", "PASSWORD", "UPDATED"}, rows);
   return kExitOk;
 }
 
@@ -286,6 +288,10 @@ int ShowAudit(ApiSession& session, const Settings& settings) {
   if (settings.HasValue("denied")) query += (query.empty() ? "?" : "&") + std::string("denied=1");
   auto reply = session.Call("GET", "/v1/audit" + query);
   if (!reply.ok()) return Fail(reply.status());
+  if (settings.HasValue("csv")) {
+    std::cout << api::AuditRecordsToCsv(reply->at("records").as_array());
+    return kExitOk;
+  }
   if (settings.json) {
     PrintJson(*reply);
     return kExitOk;
@@ -315,6 +321,10 @@ const std::map<std::string, CommandFn>& Commands() {
       {"device", ShowDevice},
       {"timeline", ShowTimeline},
       {"audit", ShowAudit},
+      {"receipts", ShowReceipts},
+      {"valid-at", ShowValidAt},
+      {"request-rotation", RequestRotation},
+      {"retire", RetireDevice},
   };
   return kCommands;
 }

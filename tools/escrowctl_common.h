@@ -13,6 +13,7 @@
 #include "api/http/http.h"
 #include "ledger/crypto.h"
 #include "ledger/status.h"
+#include "ledger/verify.h"
 
 namespace escrow::ctl {
 
@@ -56,6 +57,9 @@ class ApiSession {
   // Status carrying the server's message.
   Result<boost::json::object> Call(const std::string& method, const std::string& target,
                                    const std::string& body = "");
+  // Like Call, but returns the raw reply (for non-JSON bodies such as the
+  // ledger export).
+  Result<http::Response> CallRaw(const std::string& method, const std::string& target);
 
  private:
   ApiSession(http::Client client, crypto::SecretString token)
@@ -82,5 +86,24 @@ std::string Text(const boost::json::object& object, const std::string& key);
 int RunServerCommand(const Settings& settings);
 int RunVerify(const Settings& settings);
 int RunRebuildProjections(const Settings& settings);
+
+// Ledger audit commands (escrowctl_ledger.cc, escrowctl_replay.cc).
+int RunVerifyInclusion(const Settings& settings);
+int RunVerifyConsistency(const Settings& settings);
+int RunExport(const Settings& settings);
+int RunVerifyExport(const Settings& settings);
+int RunReplay(const Settings& settings);
+// Verify options with a progress line (entries per second) on stderr,
+// unless settings.json.
+ledger::VerifyOptions VerifyOptionsWithProgress(const Settings& settings);
+// Prints a verification report (text or JSON) and returns the exit code.
+int PrintVerifyReport(const Settings& settings, const ledger::VerifyReport& report,
+                      double seconds);
+
+// Lifecycle and read-receipt commands (escrowctl_lifecycle.cc).
+int RequestRotation(ApiSession& session, const Settings& settings);
+int RetireDevice(ApiSession& session, const Settings& settings);  // needs --yes
+int ShowValidAt(ApiSession& session, const Settings& settings);
+int ShowReceipts(ApiSession& session, const Settings& settings);
 
 }  // namespace escrow::ctl

@@ -1,4 +1,5 @@
 // escrowctl commands that work on a data directory without a server.
+#include <chrono>
 #include <iostream>
 
 #include "ledger/crypto.h"
@@ -28,7 +29,9 @@ int Fail(const std::string& message) {
 }  // namespace
 
 // verify --data-dir DIR: read-only, so it may run next to a live server.
+// verify --ledger FILE checks an export instead (escrowctl_ledger.cc).
 int RunVerify(const Settings& settings) {
+  if (settings.HasValue("ledger")) return RunVerifyExport(settings);
   // Step 1: open the database read-only and load the trust anchor.
   std::string dir = RequireDataDir(settings);
   ledger::Store::Options options;
@@ -41,27 +44,13 @@ int RunVerify(const Settings& settings) {
     return Fail("cannot load the ledger public key: " + public_key.status().message());
   }
 
-  // Step 2: re-hash and check every entry.
-  ledger::VerifyReport report = ledger::VerifyLedger(**store, *public_key);
-  std::string head = crypto::HexEncode(report.head_leaf_hash);
-  if (settings.json) {
-    json::object out;
-    out["ok"] = report.ok;
-    out["entries"] = report.entries;
-    out["head_leaf_hash"] = head;
-    if (!report.ok) {
-      out["first_bad_seq"] = report.first_bad_seq;
-      out["error"] = report.error;
-    }
-    std::cout << json::serialize(out) << "\n";
-  } else if (report.ok) {
-    std::cout << "Verified " << report.entries << " entries.\n"
-              << "Head leaf hash: " << (head.empty() ? "(empty ledger)" : head) << "\n";
-  } else {
-    std::cout << "verification failed at seq " << report.first_bad_seq << ": " << report.error
-              << "\n";
-  }
-  return report.ok ? kExitOk : kExitFailure;
+  // Step 2: re-hash and check every entry, with a progress line on stderr.
+  auto started = std::chrono::steady_clock::now();
+  ledger::VerifyReport report =
+      ledger::VerifyLedger(**store, *public_key, VerifyOptionsWithProgress(settings));
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return PrintVerifyReport(settings, report, seconds);
 }
 
 // rebuild-projections --data-dir DIR [--replace]: needs the server stopped.

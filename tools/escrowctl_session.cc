@@ -100,6 +100,17 @@ Result<json::object> ApiSession::Call(const std::string& method, const std::stri
   return reply;
 }
 
+Result<http::Response> ApiSession::CallRaw(const std::string& method,
+                                           const std::string& target) {
+  std::map<std::string, std::string> headers;
+  headers["Authorization"] = "Bearer " + token_.str();
+  auto response = client_.Send(method, target, "", headers);
+  crypto::Cleanse(headers["Authorization"]);
+  if (!response.ok()) return response.status();
+  if (response->status < 200 || response->status > 299) return StatusFromReply(*response);
+  return response;
+}
+
 Result<crypto::SecretString> PromptPassword(const std::string& prompt) {
   FILE* tty = std::fopen("/dev/tty", "r+");
   if (tty == nullptr) return InvalidArgument("no terminal to ask for the password");
