@@ -83,6 +83,13 @@ http::Response Api::RegisterDevice(const Call& call) {
   if (!id_ok.ok()) return ErrorReply(id_ok);
   auto owner = RequiredString(*body, "owner", kMaxFieldLength);
   if (!owner.ok()) return ErrorReply(owner.status());
+  auto owner_account = projections::GetAccount(*store_, *owner);
+  if (!owner_account.ok()) return ErrorReply(owner_account.status());
+  if (!owner_account->has_value()) {
+    return ErrorReply(InvalidArgument("owner account \"" + *owner +
+                                      "\" does not exist; create it first (escrowctl "
+                                      "add-account --username " + *owner + " --roles user)"));
+  }
   auto ttl = OptionalUint(*body, "token_ttl_s");
   if (!ttl.ok()) return ErrorReply(ttl.status());
   uint64_t ttl_s = ttl->value_or(kDefaultTokenTtlS);

@@ -22,6 +22,9 @@ constexpr std::string_view kDefaultChannel = "api";
 constexpr std::string_view kChannels[] = {"portal", "console", "cli", "api"};
 constexpr std::string_view kArmedStatus = "active on the device";
 constexpr std::string_view kNotArmedStatus = "not yet active on the device";
+constexpr std::string_view kNotYoursMessage =
+    "retrieving a recovery password requires the helpdesk role, or the user role as the "
+    "device's owner";
 
 // The request was checked before the service saw it, so these codes come from
 // the service's decision, which it has recorded as RecoveryPasswordRetrievalDenied.
@@ -63,6 +66,14 @@ http::Response Api::RetrievePassword(const Call& call) {
 
   // Step 2: the service commits the audit event, then opens the envelope.
   auto retrieval = service_->Retrieve(*call.principal, *request);
+  if (!retrieval.ok() && retrieval.status().code() == Code::kNotFound &&
+      !call.principal->Has(projections::kRoleHelpdesk) &&
+      !call.principal->Has(projections::kRoleAdmin) &&
+      !call.principal->Has(projections::kRoleAuditor)) {
+    // A plain user gets the same answer for an unknown device as for someone
+    // else's, so owners cannot probe which device ids exist.
+    return ErrorReply(PermissionDenied(std::string(kNotYoursMessage)));
+  }
   if (!retrieval.ok()) {
     if (IsRecordedDenial(retrieval.status().code())) {
       metrics_.CountDeniedRetrieval();

@@ -274,6 +274,8 @@ int ShowTimeline(ApiSession& session, const Settings& settings) {
   for (const auto& item : reply->at("entries").as_array()) {
     const json::object& e = item.as_object();
     std::string actor = Text(e, "actor");
+    // Events the server derives itself (e.g. an invalidation) have no actor id.
+    if (actor.empty()) actor = Text(e, "actor_kind");
     rows.push_back({Text(e, "seq"), Text(e, "time"), Text(e, "type"), actor,
                     e.contains("payload") ? json::serialize(e.at("payload")) : ""});
   }

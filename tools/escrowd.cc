@@ -40,7 +40,10 @@ struct Flags {
   int checkpoint_every_seconds = 0;
 };
 
-// Returns 0 to go on, or the exit code (help printed, usage error).
+// Exit code after --help: ParseFlags returns it to stop, and main maps it to 0.
+constexpr int kExitHelp = -1;
+
+// Returns 0 to go on, kExitHelp after --help, or 2 on a usage error.
 int ParseFlags(int argc, char** argv, Flags& flags) {
   po::options_description options("escrowd options");
   options.add_options()("help,h", "print this help")(
@@ -63,8 +66,12 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, options), vm);
     if (vm.count("help")) {
-      std::cout << "Usage: escrowd --data-dir DIR [options]\n\n" << options << "\n";
-      return 2;
+      std::cout << "Usage: escrowd --data-dir DIR [options]\n\n"
+                << options
+                << "\nOn first start escrowd creates the account 'admin' (roles admin, helpdesk,\n"
+                   "auditor). Its password is $ESCROW_ADMIN_PASSWORD if set; otherwise a\n"
+                   "generated password is printed once to standard output.\n";
+      return kExitHelp;
     }
     po::notify(vm);
   } catch (const po::error& e) {
@@ -123,7 +130,7 @@ int Fail(const Status& status) {
 
 int main(int argc, char** argv) {
   Flags flags;
-  if (int code = ParseFlags(argc, argv, flags); code != 0) return code;
+  if (int code = ParseFlags(argc, argv, flags); code != 0) return code == kExitHelp ? 0 : code;
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   auto log = Logger("escrowd");
   DisableCoreDumps();
@@ -157,14 +164,6 @@ int main(int argc, char** argv) {
   if (Status s = sequencer.Start(); !s.ok()) return Fail(s);
   projections::EscrowService service(store->get(), &sequencer, &*master_key);
   if (Status s = service.EnsureInitialPolicy(); !s.ok()) return Fail(s);
-  auto admin_password = api::EnsureBootstrapAdmin(store->get(), &service);
-  if (!admin_password.ok()) return Fail(admin_password.status());
-  if (admin_password->has_value()) {
-    // Printed once to stdout for the operator; never written to the log.
-    std::cout << "Created account 'admin' with password: " << **admin_password
-              << "\nStore it now; it is not shown again.\n"
-              << std::flush;
-  }
 
   ledger::Checkpointer checkpointer(
       store->get(), &*signing_key,
@@ -188,6 +187,16 @@ int main(int argc, char** argv) {
   if (Status s = api_server.Listen(api_addr->first, api_addr->second); !s.ok()) return Fail(s);
   if (Status s = gateway_server.Listen(gateway_addr->first, gateway_addr->second); !s.ok()) {
     return Fail(s);
+  }
+  // The admin account is created only once both listeners are up, so a
+  // failed start never consumes the one-time password display.
+  auto admin_password = api::EnsureBootstrapAdmin(store->get(), &service);
+  if (!admin_password.ok()) return Fail(admin_password.status());
+  if (admin_password->has_value()) {
+    // Printed once to stdout for the operator; never written to the log.
+    std::cout << "Created account 'admin' with password: " << **admin_password
+              << "\nStore it now; it is not shown again.\n"
+              << std::flush;
   }
   log->info("API listening on {}:{}, device gateway on {}:{}", api_addr->first,
             api_server.port(), gateway_addr->first, gateway_server.port());

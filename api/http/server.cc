@@ -137,8 +137,10 @@ Status Server::Impl::Bind(const std::string& host, uint16_t port) {
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    acceptor.close(ec);
-    return Unavailable("cannot listen on " + where + ": " + ec.message());
+    std::string reason = ec.message();  // close() below overwrites ec
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    return Unavailable("cannot listen on " + where + ": " + reason);
   }
   bound_port = acceptor.local_endpoint().port();
   return Status::Ok();
