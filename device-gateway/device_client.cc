@@ -139,11 +139,19 @@ Result<EnrollReply> GatewayClient::Enroll(const crypto::SecretString& token) {
     if (!status->ok()) return *status;
   }
 
+  // A re-enrolled device id continues the server's generation numbering.
+  auto generation = gateway::GetUint(*reply, "generation");
+  if (!generation.ok()) return generation.status();
+
   identity_->enrolled = true;
   identity_->escrow_public_key = std::move(escrow_key).value();
   identity_->escrow_key_id = *key_id;
+  identity_->generation = *generation;
+  identity_->password = PasswordHash{};
+  identity_->armed = false;
+  ScheduleNextCheckIn(policy->check_in_interval_s);
   ESCROW_RETURN_IF_ERROR(Save());
-  return EnrollReply{std::move(key_id).value(), std::move(policy).value(), *seq};
+  return EnrollReply{std::move(key_id).value(), std::move(policy).value(), *seq, *generation};
 }
 
 Result<CheckInReply> GatewayClient::CheckIn() {
@@ -171,12 +179,18 @@ Result<CheckInReply> GatewayClient::CheckIn() {
     out.server_time_ns = time->as_int64();
   }
   // A re-keyed device learns its current escrow key here.
-  if (escrow_key->size() == crypto::kX25519KeySize &&
-      *escrow_key != identity_->escrow_public_key) {
+  if (escrow_key->size() == crypto::kX25519KeySize) {
     identity_->escrow_public_key = std::move(escrow_key).value();
-    ESCROW_RETURN_IF_ERROR(Save());
   }
+  // Every completed check-in schedules the next one on the virtual clock.
+  ScheduleNextCheckIn(out.policy.check_in_interval_s);
+  ESCROW_RETURN_IF_ERROR(Save());
   return out;
+}
+
+void GatewayClient::ScheduleNextCheckIn(uint64_t interval_s) {
+  identity_->check_in_interval_s = interval_s;
+  identity_->next_check_in_ns = identity_->clock_ns + interval_s * kNsPerSecond;
 }
 
 Status GatewayClient::PreparePendingEscrow() {

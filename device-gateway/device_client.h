@@ -5,6 +5,8 @@
 // a device that crashes mid-request never sends the same counter twice.
 // Every change the server confirms (enrollment, generation, armed) is saved
 // too. With an empty state path the identity lives only in memory (fleet).
+// Enrollment and every check-in schedule the next check-in on the device's
+// virtual clock (identity.clock_ns + the policy's check_in_interval_s).
 //
 // Thread safety: a GatewayClient, its DeviceIdentity and its http::Client
 // belong to one thread at a time.
@@ -31,6 +33,7 @@ struct EnrollReply {
   std::string escrow_key_id;
   ledger::Policy policy;
   uint64_t seq = 0;
+  uint64_t generation = 0;  // the server's last generation; > 0 after a re-enrollment
 };
 
 struct CheckInReply {
@@ -94,6 +97,8 @@ class GatewayClient {
   Result<ResetReply> Reset(std::string_view input, bool escrow_next);
 
   const DeviceIdentity& identity() const { return *identity_; }
+  // Writes the identity to the state file (nothing when the path is "").
+  Status Save();
 
  private:
   // Builds a signed request for path with the common fields added to body.
@@ -104,8 +109,9 @@ class GatewayClient {
   Result<SignedRequest> Sign(std::string_view path, boost::json::object body);
   // Signs, sends and parses the JSON reply; a non-200 reply becomes its Status.
   Result<boost::json::object> Call(std::string_view path, boost::json::object body);
-  Status Save();
   Result<EscrowReply> UploadPending();
+  // Sets the next scheduled check-in to the virtual clock + interval_s.
+  void ScheduleNextCheckIn(uint64_t interval_s);
 
   http::Client* http_;
   DeviceIdentity* identity_;

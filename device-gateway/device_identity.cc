@@ -43,6 +43,29 @@ Status ReadHash(const json::object& object, std::string_view prefix, PasswordHas
   return Status::Ok();
 }
 
+// Reads an optional unsigned field, keeping *out when the field is absent.
+Status ReadOptionalUint(const json::object& object, std::string_view name, uint64_t* out) {
+  if (!object.contains(name)) return Status::Ok();
+  auto value = gateway::GetUint(object, name);
+  if (!value.ok()) return value.status();
+  *out = *value;
+  return Status::Ok();
+}
+
+// The virtual clock fields, optional in older state files.
+Status ReadClock(const json::object& object, DeviceIdentity* identity) {
+  ESCROW_RETURN_IF_ERROR(ReadOptionalUint(object, "clock_ns", &identity->clock_ns));
+  ESCROW_RETURN_IF_ERROR(ReadOptionalUint(object, "next_check_in_ns", &identity->next_check_in_ns));
+  ESCROW_RETURN_IF_ERROR(
+      ReadOptionalUint(object, "check_in_interval_s", &identity->check_in_interval_s));
+  if (object.contains("fail_next_session")) {
+    auto fail = gateway::GetBool(object, "fail_next_session");
+    if (!fail.ok()) return fail.status();
+    identity->fail_next_session = *fail;
+  }
+  return Status::Ok();
+}
+
 Status ReadKeys(const json::object& object, DeviceIdentity* identity) {
   auto hex = gateway::GetString(object, "private_key_hex");
   if (!hex.ok()) return hex.status();
@@ -100,6 +123,7 @@ Status ReadIdentity(const json::object& object, DeviceIdentity* identity) {
   identity->client_installed = *installed;
   identity->os_version = std::move(os_version).value();
   identity->client_version = std::move(client_version).value();
+  ESCROW_RETURN_IF_ERROR(ReadClock(object, identity));
   ESCROW_RETURN_IF_ERROR(ReadHash(object, "password", &identity->password));
   return ReadHash(object, "pending", &identity->pending.password);
 }
@@ -160,6 +184,10 @@ Status SaveDeviceIdentity(const DeviceIdentity& identity, const std::string& pat
   object["client_installed"] = identity.client_installed;
   object["os_version"] = identity.os_version;
   object["client_version"] = identity.client_version;
+  object["clock_ns"] = identity.clock_ns;
+  object["next_check_in_ns"] = identity.next_check_in_ns;
+  object["check_in_interval_s"] = identity.check_in_interval_s;
+  object["fail_next_session"] = identity.fail_next_session;
 
   crypto::SecretString text(json::serialize(object));
   text.mutable_str() += '\n';

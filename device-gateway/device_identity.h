@@ -20,6 +20,14 @@
 //   pending_salt/_hash     base64  scrypt of its digits
 //   client_installed       bool
 //   os_version, client_version  string
+//   clock_ns               int     the device's virtual clock (starts at 0)
+//   next_check_in_ns       int     virtual time of the next scheduled session
+//   check_in_interval_s    int     the policy's interval, learned at enroll/check-in
+//   fail_next_session      bool    the next session loses its escrow upload
+//
+// The last four fields are optional when read (older state files), with the
+// defaults below. After a re-enrollment `generation` is the server's last
+// generation with no password held, so the next escrow continues the numbering.
 //
 // The digits of a recovery password are never stored: only their scrypt hash
 // (N = 2^14, r = 8, p = 1, 16-byte salt, 32-byte output), which is enough to
@@ -43,6 +51,8 @@ inline constexpr uint64_t kScryptR = 8;
 inline constexpr uint64_t kScryptP = 1;
 inline constexpr size_t kScryptSaltSize = 16;
 inline constexpr size_t kScryptHashSize = 32;
+inline constexpr uint64_t kDefaultCheckInIntervalS = 8 * 3600;
+inline constexpr uint64_t kNsPerSecond = 1'000'000'000;
 
 // A scrypt hash of recovery password digits. Empty when the device has none.
 struct PasswordHash {
@@ -75,6 +85,10 @@ struct DeviceIdentity {
   bool client_installed = true;
   std::string os_version = "6.1.4";
   std::string client_version = "1.0";
+  uint64_t clock_ns = 0;
+  uint64_t next_check_in_ns = 0;
+  uint64_t check_in_interval_s = kDefaultCheckInIntervalS;
+  bool fail_next_session = false;
 };
 
 // Returns a fresh, not yet enrolled identity with a new Ed25519 key pair.

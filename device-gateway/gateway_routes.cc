@@ -134,6 +134,7 @@ Result<std::string> CallEnroll(projections::EscrowService* service, ParsedReques
   reply["escrow_key_id"] = result->escrow_key_id;
   reply["policy"] = PolicyJson(result->policy);
   reply["seq"] = result->seq;
+  reply["generation"] = result->generation;
   return json::serialize(reply);
 }
 

@@ -32,8 +32,10 @@ Status CheckVersionText(std::string_view field_name, std::string_view version) {
   return Status::Ok();
 }
 
-// Looks up the token and checks that it may enroll device_id now.
-Status CheckToken(Transaction& tx, std::string_view digest, const std::string& device_id) {
+// Looks up the token and checks that it may enroll device_id now. Returns
+// the token's record (its owner becomes the device's owner).
+Result<TokenRecord> CheckToken(Transaction& tx, std::string_view digest,
+                               const std::string& device_id) {
   auto token = LoadToken(tx, digest);
   if (!token.ok()) return token.status();
   if (!token->has_value()) return Unauthenticated("unknown enrollment token");
@@ -42,7 +44,7 @@ Status CheckToken(Transaction& tx, std::string_view digest, const std::string& d
   if ((*token)->device_id != device_id) {
     return Unauthenticated("the enrollment token was issued for another device id");
   }
-  return Status::Ok();
+  return std::move(**token);
 }
 
 Status CheckOsVersion(const Policy& policy, const std::string& os_version) {
@@ -122,43 +124,51 @@ Result<EnrollResult> EscrowService::Enroll(const EnrollRequest& request) {
   crypto::Cleanse(*raw_token);
 
   // Step 2: in one transaction, check token, device and policy, create the
-  // escrow key and append DeviceEnrolled and ClientInstalled.
+  // escrow key and append DeviceEnrolled and ClientInstalled. A device that
+  // enrolled before is re-enrolled: its old escrow key is deleted and its
+  // valid generation invalidated (reason re_enrolled).
   EnrollResult result;
+  bool re_enrolled = false;
   Status status = sequencer_->Run([&](Transaction& tx) -> Status {
-    ESCROW_RETURN_IF_ERROR(CheckToken(tx, digest, origin.device_id));
+    auto token = CheckToken(tx, digest, origin.device_id);
+    if (!token.ok()) return token.status();
     auto device = LoadDevice(tx, origin.device_id);
     if (!device.ok()) return device.status();
     if (!device->has_value()) return NotFound("device " + origin.device_id + " is not registered");
-    if ((*device)->state == Lifecycle::kRetired) return Gone("device " + origin.device_id + " is retired");
-    if ((*device)->state != Lifecycle::kRegistered) {
-      return Conflict("device " + origin.device_id + " is already enrolled");
+    const DeviceRecord& before = **device;
+    if (before.state == Lifecycle::kRetired) {
+      return Gone("device " + origin.device_id + " is retired and cannot be enrolled again");
     }
     auto policy = LoadPolicy(tx);
     if (!policy.ok()) return policy.status();
     ESCROW_RETURN_IF_ERROR(CheckOsVersion(*policy, request.os_version));
 
+    re_enrolled = before.state != Lifecycle::kRegistered;
     auto key = ledger::CreateEscrowKey(*master_key_);
     if (!key.ok()) return key.status();
+    if (re_enrolled && !before.escrow_key_id.empty()) tx.Delete(Cf::kKeystore, before.escrow_key_id);
     tx.Put(Cf::kKeystore, key->key_id, key->wrapped_private);
-    ledger::DeviceEnrolled enrolled{origin.device_id,        (*device)->owner,
+    ledger::DeviceEnrolled enrolled{origin.device_id,        token->owner,
                                     request.os_version,      request.client_version,
                                     request.device_public_key, key->public_key,
                                     key->key_id};
     auto entry = tx.Append(DeviceDraft(enrolled, origin));
     if (!entry.ok()) return entry.status();
+    if (re_enrolled) ESCROW_RETURN_IF_ERROR(internal::InvalidateCurrent(tx, before, "re_enrolled"));
     ledger::ClientInstalled installed{origin.device_id, request.client_version};
     ESCROW_RETURN_IF_ERROR(tx.Append(DeviceDraft(installed, origin)).status());
 
     // Enrollment restarts the device's counter at the enroll request's counter.
     tx.Put(Cf::kOperational, layout::CounterKey(origin.device_id), layout::Uint64Be(origin.counter));
-    result = EnrollResult{key->public_key, key->key_id, *policy, entry->seq};
+    result = EnrollResult{key->public_key, key->key_id, *policy, entry->seq, before.generation};
     return Status::Ok();
   });
   if (!status.ok()) {
     Log()->debug("device {}: enrollment rejected: {}", origin.device_id, status.message());
     return status;
   }
-  Log()->info("device {} enrolled at seq {}", origin.device_id, result.seq);
+  Log()->info("device {} {} at seq {}", origin.device_id, re_enrolled ? "re-enrolled" : "enrolled",
+               result.seq);
   return result;
 }
 

@@ -112,9 +112,10 @@ Status OnTokenIssued(const Entry& entry, const ledger::EnrollmentTokenIssued& e,
   if (!device.ok()) return device.status();
   const bool known = device->has_value();
 
-  // Step 1: a new token for a device that has not enrolled revokes the older
-  // ones, then the token and its per-device index are stored.
-  if (known && (*device)->state == Lifecycle::kRegistered) {
+  // Step 1: a new token revokes the older ones of the device (also the
+  // re-enrollment tokens of an enrolled device), then the token and its
+  // per-device index are stored.
+  if (known) {
     ESCROW_RETURN_IF_ERROR(MarkDeviceTokensUsed(tx, e.device_id));
   }
   TokenRecord token{e.device_id, e.owner, e.expires_at_ns, false};
@@ -122,7 +123,8 @@ Status OnTokenIssued(const Entry& entry, const ledger::EnrollmentTokenIssued& e,
   tx.Put(Cf::kProjectionTokens, layout::DeviceTokenKey(e.device_id, e.token_digest), "");
 
   // Step 2: a new device starts as Registered. A device that has not
-  // enrolled yet may get a new owner, and an enrolled device keeps its record.
+  // enrolled yet may get a new owner; an enrolled device keeps its record
+  // until it re-enrolls with the token (DeviceEnrolled carries the owner).
   if (known && (*device)->state != Lifecycle::kRegistered) return Status::Ok();
   DeviceRecord record = device->value_or(DeviceRecord{});
   if (known && record.owner != e.owner) {
@@ -164,8 +166,17 @@ Status MarkDeviceTokensUsed(Transaction& tx, const std::string& device_id) {
 // Device lifecycle
 
 Status OnDeviceEnrolled(const Entry& entry, const ledger::DeviceEnrolled& e, Transaction& tx) {
+  auto before = LoadDevice(tx, e.device_id);
+  if (!before.ok()) return before.status();
+  // Re-enrollment may hand the device to a new owner (the token's owner).
+  if (before->has_value() && (*before)->owner != e.owner) {
+    tx.Delete(Cf::kProjectionAudit, layout::OwnerKey((*before)->owner, e.device_id));
+    tx.Put(Cf::kProjectionAudit, layout::OwnerKey(e.owner, e.device_id), "");
+  }
   Status updated = UpdateDevice(tx, entry, e.device_id, [&](DeviceRecord& d) {
     d.state = Lifecycle::kEnrolled;
+    d.owner = e.owner;
+    d.armed = false;
     d.os_version = e.os_version;
     d.client_version = e.client_version;
     d.device_public_key = e.device_public_key;

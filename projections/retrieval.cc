@@ -58,7 +58,11 @@ Status Authorize(const Principal& by, const RetrievalRequest& request, const Dev
 
 // Whether the device has a password this server may hand out.
 Status CheckRetrievable(const DeviceRecord& device, const Policy& policy) {
-  if (device.state == Lifecycle::kRetired) return Gone("device " + device.device_id + " is retired");
+  if (device.state == Lifecycle::kRetired) {
+    return Gone("device " + device.device_id +
+                " is retired: its escrow key was destroyed, so its recovery passwords can no "
+                "longer be retrieved");
+  }
   if (policy.reset_mode != "mdm") {
     return FailedPrecondition("password reset is not handled by this server while reset_mode is " +
                               policy.reset_mode);

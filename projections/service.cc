@@ -167,16 +167,14 @@ Result<RegisteredDevice> EscrowService::RegisterDevice(const Principal& by,
                               crypto::SecretString(internal::TokenToText(raw.view())), 0};
   const std::string digest = crypto::Sha256(raw.view());
 
-  // Step 2: append EnrollmentTokenIssued, unless the device already enrolled.
+  // Step 2: append EnrollmentTokenIssued. For an enrolled device the token
+  // re-enrolls it (a wiped or re-imaged device); nothing changes until the
+  // device presents the token. A retired device can never enroll again.
   Status status = sequencer_->Run([&](Transaction& tx) -> Status {
     auto device = LoadDevice(tx, device_id);
     if (!device.ok()) return device.status();
     if (device->has_value() && (*device)->state == Lifecycle::kRetired) {
-      return Gone("device " + device_id + " is retired");
-    }
-    if (device->has_value() && (*device)->state != Lifecycle::kRegistered) {
-      // TODO: re-enrollment of an enrolled device (new keys, Invalidated re_enrolled).
-      return Conflict("device " + device_id + " is already enrolled; re-enrollment is not supported yet");
+      return Gone("device " + device_id + " is retired and cannot be enrolled again");
     }
     registered.expires_at_ns = tx.now_ns() + token_ttl_ns;
     ledger::EnrollmentTokenIssued event{device_id, owner, digest, registered.expires_at_ns};

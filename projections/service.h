@@ -100,6 +100,9 @@ struct EnrollResult {
   std::string escrow_key_id;
   Policy policy;
   uint64_t seq = 0;
+  // Highest generation escrowed for the device id, 0 for a new device. A
+  // re-enrolled device continues the numbering: its next escrow is this + 1.
+  uint64_t generation = 0;
 };
 
 struct CheckInRequest {

@@ -34,6 +34,26 @@ Result<std::vector<uint64_t>> ParseVersion(std::string_view version) {
   return parts;
 }
 
+// Quotes untrusted text for an error message: printable ASCII stays, other
+// bytes (also the quote and the backslash) become \xNN, and text is cut after
+// kMaxDeviceIdLength bytes, so a message or log line can never be forged.
+std::string QuoteUntrusted(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < kMaxDeviceIdLength; i++) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7f && byte != '"' && byte != '\\') {
+      out.push_back(static_cast<char>(byte));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0xf]);
+    }
+  }
+  if (text.size() > kMaxDeviceIdLength) out += "...";
+  return out + "\"";
+}
+
 }  // namespace
 
 Status ValidateDeviceId(std::string_view device_id) {
@@ -42,8 +62,9 @@ Status ValidateDeviceId(std::string_view device_id) {
                            " characters long");
   }
   if (!IsLowerAlnum(device_id.front()) || !std::all_of(device_id.begin(), device_id.end(), IsIdChar)) {
-    return InvalidArgument("invalid device id \"" + std::string(device_id) +
-                           "\": use a-z, 0-9, '.', '_' and '-', starting with a letter or digit");
+    return InvalidArgument("invalid device id " + QuoteUntrusted(device_id) +
+                           ": use a-z, 0-9, '.', '_' and '-', starting with a letter or digit; "
+                           "upper case is rejected, not folded");
   }
   return Status::Ok();
 }

@@ -113,6 +113,9 @@ TEST_CASE("single-device commands in sequence", "[fleet]") {
                 R"({"username": "admin", "password": "fleet-test-admin-password"})")
           .at("token")
           .as_string());
+  // The owner must have an account before a device is registered for it.
+  AdminCall(api, token, "POST", "/v1/accounts",
+            R"({"username": "alice", "password": "alice-password", "roles": ["user"]})");
   std::string enrollment_token = std::string(
       AdminCall(api, token, "POST", "/v1/devices",
                 R"({"device_id": "phone-1", "owner": "alice"})")

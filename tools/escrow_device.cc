@@ -15,6 +15,7 @@
 
 #include "api/http/http.h"
 #include "device-gateway/device_client.h"
+#include "device-gateway/device_session.h"
 #include "ledger/keys.h"
 #include "tools/escrow_device_fleet.h"
 
@@ -26,6 +27,7 @@ using escrow::Status;
 using escrow::device::DeviceIdentity;
 using escrow::device::Endpoint;
 using escrow::device::GatewayClient;
+using escrow::device::SessionResult;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -41,6 +43,10 @@ constexpr const char* kUsage =
     "  check-in   --state FILE [--no-act]\n"
     "  arm        --state FILE\n"
     "  reset      --state FILE --recovery-password DIGITS\n"
+    "  advance-clock  --state FILE --seconds N   run the check-ins due in N virtual seconds\n"
+    "  fail-session   --state FILE   the next escrow upload is lost with the connection\n"
+    "  remove-client  --state FILE   report that the password reset client was removed\n"
+    "  install-client --state FILE   report that the client was installed again\n"
     "  fleet      --devices N --id-prefix P [--concurrency 32] [--drop-every 10] [--json]\n"
     "\n"
     "The gateway address comes from --gateway or ESCROW_GATEWAY (host:port). fleet\n"
@@ -138,25 +144,79 @@ int RunEnroll(const po::variables_map& vm) {
   return kExitOk;
 }
 
+// Prints what one session did.
+void PrintSession(const SessionResult& session, uint64_t device_generation) {
+  PrintPolicy(session.check_in.policy);
+  PrintActions(session.check_in.actions);
+  fmt::print("server generation {}, device generation {}\n", session.check_in.server_generation,
+             device_generation);
+  if (session.escrowed) PrintEscrow(session.escrow);
+  if (session.failed) {
+    fmt::print("session failed: the escrow upload was lost; retry at the next check-in\n");
+  }
+}
+
+void PrintSchedule(const DeviceIdentity& identity) {
+  fmt::print("virtual clock {} s, next check-in at {} s\n",
+             identity.clock_ns / escrow::device::kNsPerSecond,
+             identity.next_check_in_ns / escrow::device::kNsPerSecond);
+}
+
 int RunCheckIn(const po::variables_map& vm) {
   std::string state = Required(vm, "state");
   auto device = LoadDevice(vm, state);
   if (!device.ok()) return Fail(device.status());
-  GatewayClient client(&(*device)->http, &(*device)->identity, state);
+  DeviceIdentity& identity = (*device)->identity;
+  GatewayClient client(&(*device)->http, &identity, state);
 
-  auto reply = client.CheckIn();
-  if (!reply.ok()) return Fail(reply.status());
-  PrintPolicy(reply->policy);
-  PrintActions(reply->actions);
-  fmt::print("server generation {}, device generation {}\n", reply->server_generation,
-             client.identity().generation);
-  if (vm.count("no-act") || !reply->HasAction(escrow::device::kActionEscrowNewPassword)) {
-    return kExitOk;
+  auto session = escrow::device::RunSession(client, identity, vm.count("no-act") == 0);
+  if (!session.ok()) return Fail(session.status());
+  PrintSession(*session, identity.generation);
+  return kExitOk;
+}
+
+int RunAdvanceClock(const po::variables_map& vm) {
+  std::string state = Required(vm, "state");
+  if (!vm.count("seconds")) throw UsageError("missing --seconds");
+  const uint64_t seconds = vm["seconds"].as<uint64_t>();
+  auto device = LoadDevice(vm, state);
+  if (!device.ok()) return Fail(device.status());
+  DeviceIdentity& identity = (*device)->identity;
+  GatewayClient client(&(*device)->http, &identity, state);
+
+  auto sessions = escrow::device::AdvanceClock(client, identity, seconds);
+  if (!sessions.ok()) return Fail(sessions.status());
+  for (const SessionResult& session : *sessions) {
+    fmt::print("check-in at {} s:\n", session.at_ns / escrow::device::kNsPerSecond);
+    PrintSession(session, identity.generation);
   }
+  fmt::print("{} check-in(s) ran\n", sessions->size());
+  PrintSchedule(identity);
+  return kExitOk;
+}
 
-  auto escrowed = client.EscrowNewPassword();
-  if (!escrowed.ok()) return Fail(escrowed.status());
-  PrintEscrow(*escrowed);
+int RunFailSession(const po::variables_map& vm) {
+  std::string state = Required(vm, "state");
+  auto device = LoadDevice(vm, state);
+  if (!device.ok()) return Fail(device.status());
+  GatewayClient client(&(*device)->http, &(*device)->identity, state);
+  Status status = escrow::device::FailNextSession(client, (*device)->identity);
+  if (!status.ok()) return Fail(status);
+  fmt::print("the next escrow upload of device {} will be lost\n", (*device)->identity.device_id);
+  return kExitOk;
+}
+
+int RunClientChange(const po::variables_map& vm, bool install) {
+  std::string state = Required(vm, "state");
+  auto device = LoadDevice(vm, state);
+  if (!device.ok()) return Fail(device.status());
+  DeviceIdentity& identity = (*device)->identity;
+  GatewayClient client(&(*device)->http, &identity, state);
+  auto reply = install ? escrow::device::InstallClient(client, identity)
+                       : escrow::device::RemoveClient(client, identity);
+  if (!reply.ok()) return Fail(reply.status());
+  fmt::print("reported client {} (ledger seq {})\n", install ? "installed" : "removed", reply->seq);
+  PrintActions(reply->actions);
   return kExitOk;
 }
 
@@ -182,12 +242,19 @@ int RunReset(const po::variables_map& vm) {
   GatewayClient client(&(*device)->http, &(*device)->identity, state);
 
   uint64_t used = client.identity().generation;
-  auto reply = client.Reset(password.view(), /*escrow_next=*/true);
+  auto reply = client.Reset(password.view(), /*escrow_next=*/false);
   if (!reply.ok()) return Fail(reply.status());
   fmt::print("reset reported with recovery password generation {} (ledger seq {})\n", used,
              reply->reset.seq);
-  PrintActions(reply->check_in.actions);
-  if (reply->escrowed) PrintEscrow(reply->escrow);
+
+  // The session after the reset escrows the next generation, or fails.
+  SessionResult session;
+  session.at_ns = (*device)->identity.clock_ns;
+  session.check_in = std::move(reply->check_in);
+  Status escrowed = escrow::device::EscrowIfDue(client, (*device)->identity, session);
+  if (!escrowed.ok()) return Fail(escrowed);
+  PrintSession(session, client.identity().generation);
+  PrintSchedule(client.identity());
   return kExitOk;
 }
 
@@ -227,6 +294,7 @@ po::options_description Options() {
       ("no-act", "check-in: only print the actions, do not perform them")
       ("recovery-password", po::value<std::string>(),
        "reset: the recovery password typed at the lock screen")
+      ("seconds", po::value<uint64_t>(), "advance-clock: virtual seconds to advance")
       ("devices", po::value<size_t>(), "fleet: number of devices")
       ("id-prefix", po::value<std::string>(), "fleet: device ids are PREFIX-1 ... PREFIX-N")
       ("concurrency", po::value<size_t>()->default_value(kDefaultConcurrency),
@@ -243,6 +311,10 @@ int Dispatch(const std::string& command, const po::variables_map& vm) {
   if (command == "arm") return RunArm(vm);
   if (command == "reset") return RunReset(vm);
   if (command == "fleet") return RunFleetCommand(vm);
+  if (command == "advance-clock") return RunAdvanceClock(vm);
+  if (command == "fail-session") return RunFailSession(vm);
+  if (command == "remove-client") return RunClientChange(vm, /*install=*/false);
+  if (command == "install-client") return RunClientChange(vm, /*install=*/true);
   throw UsageError(fmt::format("unknown command \"{}\"", command));
 }
 
