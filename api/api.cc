@@ -90,6 +90,7 @@ const Api::Route Api::kRoutes[] = {
     {"GET", "/v1/ledger/entries", "ledger", true, &Api::GetLedgerEntries},
     {"GET", "/v1/ledger/export", "ledger", true, &Api::GetLedgerExport},
     {"GET", "/v1/checkpoints/latest", "ledger", true, &Api::LatestCheckpoint},
+    {"POST", "/v1/checkpoints", "ledger", true, &Api::WriteCheckpoint},
     {"GET", "/v1/checkpoints/{id}", "ledger", true, &Api::GetCheckpoint},
     {"GET", "/v1/proofs/inclusion", "ledger", true, &Api::GetInclusionProof},
     {"GET", "/v1/proofs/consistency", "ledger", true, &Api::GetConsistencyProof},
@@ -104,7 +105,8 @@ Api::Api(ledger::Store* store, projections::EscrowService* service,
       service_(service),
       sequencer_(sequencer),
       clock_(options.clock ? std::move(options.clock) : std::function<int64_t()>(SystemNowNs)),
-      sessions_(store, clock_, options.session_ttl_ns) {}
+      sessions_(store, clock_, options.session_ttl_ns),
+      write_checkpoint_(std::move(options.write_checkpoint)) {}
 
 void Api::SetMetricsSource(std::function<std::string()> source) {
   std::lock_guard<std::mutex> lock(metrics_mu_);

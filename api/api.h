@@ -52,6 +52,9 @@ class Api {
   struct Options {
     std::function<int64_t()> clock;  // Unix nanoseconds; empty means the system clock
     int64_t session_ttl_ns = kSessionTtlNs;
+    // Writes a checkpoint of the committed ledger now and returns its note;
+    // empty means POST /v1/checkpoints answers 503.
+    std::function<Result<std::string>()> write_checkpoint;
   };
 
   // All pointers must outlive the Api. sequencer supplies the committed seq
@@ -124,6 +127,7 @@ class Api {
   // Checkpoints, proofs, entries, export and receipts (api_ledger.cc).
   http::Response LatestCheckpoint(const Call& call);
   http::Response GetCheckpoint(const Call& call);
+  http::Response WriteCheckpoint(const Call& call);
   http::Response GetInclusionProof(const Call& call);
   http::Response GetConsistencyProof(const Call& call);
   http::Response GetLedgerEntries(const Call& call);
@@ -140,6 +144,8 @@ class Api {
   std::function<int64_t()> clock_;
   SessionManager sessions_;
   ApiMetrics metrics_;
+
+  std::function<Result<std::string>()> write_checkpoint_;
 
   std::mutex metrics_mu_;
   std::function<std::string()> metrics_source_;  // guarded by metrics_mu_

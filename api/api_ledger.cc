@@ -162,6 +162,20 @@ http::Response Api::LatestCheckpoint(const Call& call) {
   return JsonReply(200, *reply);
 }
 
+http::Response Api::WriteCheckpoint(const Call& call) {
+  Status allowed = RequireAnyRole(*call.principal, {kRoleAuditor, kRoleAdmin});
+  if (!allowed.ok()) return ErrorReply(allowed);
+  if (!write_checkpoint_) {
+    return ErrorReply(Unavailable("this server does not write checkpoints on request"));
+  }
+  auto note = write_checkpoint_();
+  if (!note.ok()) return ErrorReply(note.status());
+  Logger("api")->info("checkpoint written on request of {}", call.principal->name);
+  auto reply = CheckpointJson(*note);
+  if (!reply.ok()) return ErrorReply(reply.status());
+  return JsonReply(201, *reply);
+}
+
 http::Response Api::GetCheckpoint(const Call& call) {
   Status allowed = RequireAnyRole(*call.principal, {kRoleAuditor, kRoleAdmin});
   if (!allowed.ok()) return ErrorReply(allowed);

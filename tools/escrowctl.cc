@@ -42,6 +42,7 @@ Server commands (sign in with --server HOST:PORT --user NAME, password from
   receipts [--limit N]            (every retrieval of your own devices' passwords)
   request-rotation --device ID
   retire --device ID --yes        (irreversible: destroys the device's escrow key)
+  checkpoint                      (sign a checkpoint of the ledger now; auditor or admin)
 
 Offline commands:
   verify --data-dir DIR | --ledger FILE

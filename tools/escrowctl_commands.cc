@@ -327,6 +327,7 @@ const std::map<std::string, CommandFn>& Commands() {
       {"valid-at", ShowValidAt},
       {"request-rotation", RequestRotation},
       {"retire", RetireDevice},
+      {"checkpoint", WriteCheckpoint},
   };
   return kCommands;
 }

@@ -102,6 +102,7 @@ int PrintVerifyReport(const Settings& settings, const ledger::VerifyReport& repo
 
 // Lifecycle and read-receipt commands (escrowctl_lifecycle.cc).
 int RequestRotation(ApiSession& session, const Settings& settings);
+int WriteCheckpoint(ApiSession& session, const Settings& settings);
 int RetireDevice(ApiSession& session, const Settings& settings);  // needs --yes
 int ShowValidAt(ApiSession& session, const Settings& settings);
 int ShowReceipts(ApiSession& session, const Settings& settings);

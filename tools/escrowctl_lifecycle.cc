@@ -41,6 +41,19 @@ int RequestRotation(ApiSession& session, const Settings& settings) {
   return kExitOk;
 }
 
+// checkpoint: asks the server to sign a checkpoint of its committed ledger now.
+int WriteCheckpoint(ApiSession& session, const Settings& settings) {
+  auto reply = session.Call("POST", "/v1/checkpoints");
+  if (!reply.ok()) return Fail(reply.status());
+  if (settings.json) {
+    std::cout << json::serialize(*reply) << "\n";
+  } else {
+    std::cout << "Checkpoint at tree size " << Text(*reply, "tree_size") << ":\n"
+              << Text(*reply, "note");
+  }
+  return kExitOk;
+}
+
 // retire --device ID --yes
 int RetireDevice(ApiSession& session, const Settings& settings) {
   std::string device = Require(settings, "device");

@@ -171,7 +171,9 @@ int main(int argc, char** argv) {
   checkpointer.Start();
 
   // Step 3: the listeners.
-  api::Api api(store->get(), &service, &sequencer, {});
+  api::Api::Options api_options;
+  api_options.write_checkpoint = [&checkpointer] { return checkpointer.WriteNow(); };
+  api::Api api(store->get(), &service, &sequencer, std::move(api_options));
   gateway::GatewayMetrics gateway_metrics;
   api.SetMetricsSource([&gateway_metrics] { return gateway_metrics.PrometheusText(); });
 
