@@ -43,6 +43,16 @@ Result<projections::RetrievalRequest> ParseRetrieval(const http::Request& reques
   auto channel = OptionalString(*body, "channel", kMaxFieldLength);
   if (!channel.ok()) return channel.status();
 
+  if (reason->has_value()) {
+    for (unsigned char c : **reason) {
+      // A line break in a reason could forge an extra row in a text audit report.
+      if (c < 0x20 || c == 0x7f) {
+        return InvalidArgument(
+            "field \"reason\" must not contain control characters such as line breaks");
+      }
+    }
+  }
+
   projections::RetrievalRequest out;
   out.device_id = device_id;
   out.reason = reason->value_or("");

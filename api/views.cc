@@ -51,7 +51,10 @@ json::object DeviceToJson(const projections::DeviceRecord& device) {
   out["generation"] = device.generation;
   out["generation_valid"] = device.generation_valid;
   out["armed"] = device.armed;
-  out["password_status"] = PasswordStatus(device.generation_valid, device.armed);
+  out["password_status"] =
+      device.state == projections::Lifecycle::kUsed
+          ? std::string_view("used on the device; still valid until the device escrows a new one")
+          : PasswordStatus(device.generation_valid, device.armed);
   out["escrow_seq"] = device.escrow_seq;
   out["last_reset_generation"] = device.last_reset_generation;
   PutTime(out, "last_reset_at", device.last_reset_ns);

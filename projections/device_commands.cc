@@ -39,7 +39,10 @@ Result<TokenRecord> CheckToken(Transaction& tx, std::string_view digest,
   auto token = LoadToken(tx, digest);
   if (!token.ok()) return token.status();
   if (!token->has_value()) return Unauthenticated("unknown enrollment token");
-  if ((*token)->used) return Unauthenticated("the enrollment token was already used");
+  if ((*token)->used) {
+    return Unauthenticated(
+        "the enrollment token was already used or was replaced by a newer token for this device");
+  }
   if ((*token)->expires_at_ns <= tx.now_ns()) return Unauthenticated("the enrollment token expired");
   if ((*token)->device_id != device_id) {
     return Unauthenticated("the enrollment token was issued for another device id");

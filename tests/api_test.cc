@@ -318,6 +318,23 @@ TEST_CASE("help desk retrieval requires a reason") {
     REQUIRE(reply.status == 200);
     CHECK(reply.body.at("recovery_password").as_string() == kFormatted);
   }
+  SECTION("with a line break in the reason") {
+    Reply reply = stack.Retrieve(helen, "phone-1", R"({"reason":"T-1\nforged row"})");
+    CHECK(reply.status == 400);
+    CHECK(Message(reply) ==
+          "field \"reason\" must not contain control characters such as line breaks");
+    CHECK(reply.raw.find(kDigits) == std::string::npos);
+  }
+}
+
+TEST_CASE("unknown device looks like another owner's to a user") {
+  ApiStack stack;
+  stack.PopulateStandardFleet();
+  std::string bob = stack.Login("bob");
+  Reply missing = stack.Retrieve(bob, "no-such-device", "{}");
+  Reply other = stack.Retrieve(bob, "phone-1", "{}");
+  CHECK(missing.status == 403);
+  CHECK(Message(missing) == Message(other));
 }
 
 TEST_CASE("auditor may not retrieve a password") {

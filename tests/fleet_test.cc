@@ -134,6 +134,21 @@ TEST_CASE("single-device commands in sequence", "[fleet]") {
     INFO(enroll.output);
     CHECK(enroll.exit_code == 1);
     CHECK(enroll.output.find("escrow-device: ") != std::string::npos);
+
+    // The failed attempt leaves no state behind, so the retry may use the same file.
+    testing::CommandResult retry = testing::RunCommand(
+        {device, "enroll", "--device", "phone-1", "--token", enrollment_token, "--state", state},
+        env);
+    INFO(retry.output);
+    CHECK(retry.exit_code == 0);
+    CHECK(retry.output.find("enrolled device phone-1") != std::string::npos);
+
+    // A file that holds an enrolled device is never overwritten.
+    testing::CommandResult again = testing::RunCommand(
+        {device, "enroll", "--device", "phone-1", "--token", enrollment_token, "--state", state},
+        env);
+    CHECK(again.exit_code == 1);
+    CHECK(again.output.find("already holds an enrolled device") != std::string::npos);
   }
 
   SECTION("enroll, check in, arm and reset") {

@@ -97,6 +97,13 @@ void PrintActions(const std::vector<std::string>& actions) {
   fmt::print("actions: {}\n", list.empty() ? "none" : list);
 }
 
+// Returns "(ledger seq N)", or a note that the server already had this fact
+// and wrote nothing (seq 0).
+std::string SeqNote(uint64_t seq) {
+  if (seq == 0) return "(already recorded; nothing new written)";
+  return fmt::format("(ledger seq {})", seq);
+}
+
 void PrintEscrow(const escrow::device::EscrowReply& reply) {
   fmt::print("escrowed recovery password generation {} (ledger seq {}{})\n", reply.generation,
              reply.seq, reply.already_escrowed ? ", already escrowed" : "");
@@ -125,9 +132,16 @@ int RunEnroll(const po::variables_map& vm) {
   escrow::crypto::SecretString token(Required(vm, "token"));
   std::string state = Required(vm, "state");
   Endpoint gateway = EndpointOf(vm, "gateway", "ESCROW_GATEWAY");
+  // A state file left by a failed enroll is reused; one that holds an
+  // enrolled device is never overwritten, because its key is that device's.
   if (escrow::ledger::FileExists(state)) {
-    return Fail(escrow::FailedPrecondition(
-        fmt::format("state file {} already exists: enroll a new device with a new --state", state)));
+    auto existing = escrow::device::LoadDeviceIdentity(state);
+    if (!existing.ok() || existing->enrolled) {
+      return Fail(escrow::FailedPrecondition(fmt::format(
+          "state file {} already holds an enrolled device: use a new --state file to enroll "
+          "another device or to re-enroll this one",
+          state)));
+    }
   }
 
   DeviceIdentity identity = escrow::device::NewDeviceIdentity(device_id);
@@ -136,7 +150,11 @@ int RunEnroll(const po::variables_map& vm) {
   escrow::http::Client http(gateway.host, gateway.port);
   GatewayClient client(&http, &identity, state);
   auto reply = client.Enroll(token);
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) {
+    // Nothing was enrolled: remove the half-written state so a retry can use the same file.
+    std::remove(state.c_str());
+    return Fail(reply.status());
+  }
 
   fmt::print("enrolled device {} (escrow key {}, ledger seq {})\n", device_id,
              reply->escrow_key_id, reply->seq);
@@ -215,7 +233,7 @@ int RunClientChange(const po::variables_map& vm, bool install) {
   auto reply = install ? escrow::device::InstallClient(client, identity)
                        : escrow::device::RemoveClient(client, identity);
   if (!reply.ok()) return Fail(reply.status());
-  fmt::print("reported client {} (ledger seq {})\n", install ? "installed" : "removed", reply->seq);
+  fmt::print("reported client {} {}\n", install ? "installed" : "removed", SeqNote(reply->seq));
   PrintActions(reply->actions);
   return kExitOk;
 }
@@ -228,8 +246,8 @@ int RunArm(const po::variables_map& vm) {
 
   auto reply = client.Arm();
   if (!reply.ok()) return Fail(reply.status());
-  fmt::print("armed recovery password generation {} (ledger seq {})\n",
-             client.identity().generation, reply->seq);
+  fmt::print("armed recovery password generation {} {}\n", client.identity().generation,
+             SeqNote(reply->seq));
   return kExitOk;
 }
 

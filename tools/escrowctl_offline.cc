@@ -17,7 +17,11 @@ namespace {
 
 std::string RequireDataDir(const Settings& settings) {
   std::string dir = settings.Value("data-dir");
-  if (dir.empty()) throw UsageError{settings.command + " needs --data-dir"};
+  if (dir.empty()) {
+    throw UsageError{settings.command == "verify"
+                         ? std::string("verify needs --data-dir DIR or --ledger FILE")
+                         : settings.command + " needs --data-dir DIR"};
+  }
   return dir;
 }
 

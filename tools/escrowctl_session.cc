@@ -10,6 +10,8 @@
 
 #include "tools/escrowctl_common.h"
 
+#include <fmt/format.h>
+
 namespace escrow::ctl {
 
 namespace json = boost::json;
@@ -150,8 +152,31 @@ std::string UrlEncode(const std::string& value) {
   return out;
 }
 
+namespace {
+
+// Replaces control characters with \xNN, so no cell can start a new row.
+std::string EscapeCell(const std::string& cell) {
+  std::string out;
+  for (unsigned char c : cell) {
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void PrintTable(const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows) {
+                const std::vector<std::vector<std::string>>& raw_rows) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& raw : raw_rows) {
+    std::vector<std::string> row;
+    for (const auto& cell : raw) row.push_back(EscapeCell(cell));
+    rows.push_back(std::move(row));
+  }
   std::vector<size_t> widths(header.size());
   for (size_t i = 0; i < header.size(); ++i) widths[i] = header[i].size();
   for (const auto& row : rows) {
