@@ -4,7 +4,10 @@
 
 #include <boost/json.hpp>
 
+#include <fstream>
+
 #include "ledger/checkpoint.h"
+#include "ledger/crypto.h"
 #include "ledger/keys.h"
 #include "tests/test_support.h"
 
@@ -73,6 +76,39 @@ TEST_CASE("checkpoint on request covers the ledger") {
                               {"ESCROW_PASSWORD", "user-password-1"}});
     CHECK(denied.exit_code == 1);
     CHECK(denied.output.find("auditor") != std::string::npos);
+  }
+  SECTION("verify-checkpoint checks the note's signature") {
+    std::string note_path = dir.path() + "/note.txt";
+    std::ofstream(note_path) << note;
+    std::string key_file = dir.path() + "/keys/ledger-signing.pub";
+    auto good = testing::RunCommand(
+        {ctl, "verify-checkpoint", "--note", note_path, "--public-key", key_file, "--json"}, {});
+    INFO(good.output);
+    REQUIRE(good.exit_code == 0);
+    CHECK(LastJson(good.output).at("tree_size").to_number<int64_t>() == 3);
+
+    std::string other = crypto::HexEncode(crypto::GenerateEd25519().public_key);
+    auto bad = testing::RunCommand(
+        {ctl, "verify-checkpoint", "--note", note_path, "--public-key", other}, {});
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.output.find("checkpoint signature check failed") != std::string::npos);
+  }
+  SECTION("verify --ledger requires the trusted key when given") {
+    REQUIRE(server.Stop() == 0);
+    std::string export_path = dir.path() + "/ledger.export";
+    auto exported =
+        testing::RunCommand({ctl, "export", "--data-dir", dir.path(), "--out", export_path}, {});
+    REQUIRE(exported.exit_code == 0);
+    std::string key_file = dir.path() + "/keys/ledger-signing.pub";
+    auto good = testing::RunCommand(
+        {ctl, "verify", "--ledger", export_path, "--public-key", key_file}, {});
+    INFO(good.output);
+    CHECK(good.exit_code == 0);
+    std::string other = crypto::HexEncode(crypto::GenerateEd25519().public_key);
+    auto bad =
+        testing::RunCommand({ctl, "verify", "--ledger", export_path, "--public-key", other}, {});
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.output.find("is not the trusted key") != std::string::npos);
   }
   SECTION("verify checks the checkpoint offline") {
     REQUIRE(server.Stop() == 0);

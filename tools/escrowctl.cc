@@ -45,9 +45,11 @@ Server commands (sign in with --server HOST:PORT --user NAME, password from
   checkpoint                      (sign a checkpoint of the ledger now; auditor or admin)
 
 Offline commands:
-  verify --data-dir DIR | --ledger FILE
+  verify --data-dir DIR | --ledger FILE [--public-key HEX|FILE]
       (re-hashes every entry, checks signatures, the chain and every checkpoint;
-       names the first bad seq)
+       names the first bad seq; --public-key makes --ledger require that key)
+  verify-checkpoint --note FILE --public-key HEX|FILE
+      (checks a signed checkpoint note and prints its tree size and root)
   verify-inclusion --leaf-index I --tree-size N --leaf-hash HEX --root HEX
                    --proof HEX,HEX,...
   verify-consistency --size1 M --size2 N --root1 HEX --root2 HEX --proof HEX,...
@@ -96,6 +98,9 @@ po::options_description AllOptions() {
       ("data-dir", po::value<std::string>(), "escrowd data directory")
       ("replace", "replace the stored projections with the rebuilt ones")
       ("ledger", po::value<std::string>(), "ledger export file")
+      ("public-key", po::value<std::string>(),
+       "trusted ledger public key: 64 hex digits or a file such as keys/ledger-signing.pub")
+      ("note", po::value<std::string>(), "file holding a signed checkpoint note")
       ("out", po::value<std::string>(), "file to write")
       ("leaf-index", po::value<std::string>(), "0-based leaf index (seq - 1)")
       ("tree-size", po::value<std::string>(), "Merkle tree size")
@@ -165,6 +170,7 @@ int Run(int argc, char** argv) {
   if (settings.command == "rebuild-projections") return RunRebuildProjections(settings);
   if (settings.command == "verify-inclusion") return RunVerifyInclusion(settings);
   if (settings.command == "verify-consistency") return RunVerifyConsistency(settings);
+  if (settings.command == "verify-checkpoint") return RunVerifyCheckpoint(settings);
   if (settings.command == "replay") return RunReplay(settings);
   if (settings.command == "export" && settings.HasValue("data-dir")) return RunExport(settings);
 

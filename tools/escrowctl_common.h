@@ -92,6 +92,7 @@ int RunVerifyInclusion(const Settings& settings);
 int RunVerifyConsistency(const Settings& settings);
 int RunExport(const Settings& settings);
 int RunVerifyExport(const Settings& settings);
+int RunVerifyCheckpoint(const Settings& settings);
 int RunReplay(const Settings& settings);
 // Verify options with a progress line (entries per second) on stderr,
 // unless settings.json.

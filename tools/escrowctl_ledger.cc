@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "ledger/checkpoint.h"
 #include "ledger/crypto.h"
 #include "ledger/export.h"
 #include "ledger/keys.h"
@@ -231,10 +232,73 @@ int RunExport(const Settings& settings) {
 }
 
 // verify --ledger FILE: the export's own key is the trust anchor.
+namespace {
+
+// Reads --public-key: 64 hex digits, or the path of a file holding them
+// (such as the server's keys/ledger-signing.pub).
+Result<std::string> TrustedPublicKey(const Settings& settings) {
+  std::string value = settings.Value("public-key");
+  std::string hex = value;
+  if (value.size() != 2 * crypto::kEd25519KeySize) {
+    auto text = ledger::ReadFile(value);
+    if (!text.ok()) {
+      return InvalidArgument("--public-key must be 64 hex digits or a readable key file: " +
+                             text.status().message());
+    }
+    hex = *text;
+    while (!hex.empty() && (hex.back() == '\n' || hex.back() == ' ')) hex.pop_back();
+  }
+  auto key = crypto::HexDecode(hex);
+  if (!key.ok() || key->size() != crypto::kEd25519KeySize) {
+    return InvalidArgument("--public-key does not hold a 32-byte Ed25519 key in hex");
+  }
+  return std::move(*key);
+}
+
+}  // namespace
+
+int RunVerifyCheckpoint(const Settings& settings) {
+  std::string path = Require(settings, "note");
+  if (!settings.HasValue("public-key")) throw UsageError{"verify-checkpoint needs --public-key"};
+  auto key = TrustedPublicKey(settings);
+  if (!key.ok()) return Fail(key.status().message());
+  auto note = ledger::ReadFile(path);
+  if (!note.ok()) return Fail("cannot read " + path + ": " + note.status().message());
+
+  std::string origin = note->substr(0, note->find('\n'));
+  auto text = ledger::OpenNote(*note, origin, *key);
+  if (!text.ok()) return Fail("checkpoint signature check failed: " + text.status().message());
+  auto checkpoint = ledger::ParseCheckpointText(*text);
+  if (!checkpoint.ok()) return Fail("malformed checkpoint: " + checkpoint.status().message());
+
+  json::object out;
+  out["origin"] = checkpoint->origin;
+  out["tree_size"] = checkpoint->tree_size;
+  out["root"] = crypto::HexEncode(checkpoint->root_hash);
+  out["time_ns"] = checkpoint->time_ns;
+  out["state_digest"] = crypto::HexEncode(checkpoint->projection_digest);
+  if (settings.json) {
+    std::cout << json::serialize(out) << "\n";
+  } else {
+    std::cout << "Checkpoint signature holds (origin " << checkpoint->origin << ").\n"
+              << "Tree size " << checkpoint->tree_size << ", root "
+              << crypto::HexEncode(checkpoint->root_hash) << "\n";
+  }
+  return kExitOk;
+}
+
 int RunVerifyExport(const Settings& settings) {
   std::string path = Require(settings, "ledger");
   auto reader = ledger::ExportReader::Open(path);
   if (!reader.ok()) return Fail("cannot read " + path + ": " + reader.status().message());
+  if (settings.HasValue("public-key")) {
+    auto key = TrustedPublicKey(settings);
+    if (!key.ok()) return Fail(key.status().message());
+    if (*key != reader->public_key()) {
+      return Fail("the export's ledger public key " + crypto::HexEncode(reader->public_key()) +
+                  " is not the trusted key " + crypto::HexEncode(*key));
+    }
+  }
   // The export carries its own trust anchor: print it for comparison with
   // the server's keys/ledger-signing.pub.
   if (!settings.json) {
