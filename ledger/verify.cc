@@ -55,48 +55,90 @@ bool LedgerVerifier::Fail(uint64_t seq, std::string error) {
 
 bool LedgerVerifier::AddEntry(uint64_t key_seq, std::string bytes) {
   if (!report_.ok) return false;
+  Pending p;
+  p.key_seq = key_seq;
+  p.bytes = std::move(bytes);
+  pending_.push_back(std::move(p));
+  if (pending_.size() >= kSignatureChunk) return ProcessChunk();
+  return true;
+}
+
+void LedgerVerifier::ParallelFor(size_t n, const std::function<void(size_t)>& fn) const {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> workers;
+  for (int t = 1; t < options_.threads && static_cast<size_t>(t) < n; t++) {
+    workers.emplace_back(work);
+  }
+  work();
+  for (auto& w : workers) w.join();
+}
+
+bool LedgerVerifier::ProcessChunk() {
+  if (pending_.empty()) return report_.ok;
+
+  // Phase 1: parse and re-hash every stored body, in parallel.
+  ParallelFor(pending_.size(), [this](size_t i) {
+    Pending& p = pending_[i];
+    auto decoded = DecodeEntry(p.bytes);
+    if (!decoded.ok()) {
+      p.decode_error = decoded.status().message();
+      return;
+    }
+    p.leaf = LeafHash(decoded->body);
+    p.entry = std::move(decoded->entry);
+  });
+
+  // Phase 2: seq, chain, key in force, Merkle tree and checkpoints, in order.
+  size_t checked = 0;
+  while (checked < pending_.size() && CheckInOrder(pending_[checked])) checked++;
+
+  // Phase 3: signatures of the entries phase 2 accepted, in parallel.
+  if (options_.check_signatures) {
+    std::atomic<uint64_t> lowest_bad{UINT64_MAX};
+    ParallelFor(checked, [&](size_t i) {
+      const Pending& p = pending_[i];
+      if (keys_[p.key_index].Verify(SignatureMessage(p.leaf), p.entry.signature)) return;
+      uint64_t seen = lowest_bad.load();
+      while (p.entry.seq < seen && !lowest_bad.compare_exchange_weak(seen, p.entry.seq)) {
+      }
+    });
+    if (lowest_bad.load() != UINT64_MAX) Fail(lowest_bad.load(), "signature does not verify");
+  }
+
+  pending_.clear();
+  if (options_.progress && report_.ok) options_.progress(report_.entries);
+  return report_.ok;
+}
+
+bool LedgerVerifier::CheckInOrder(Pending& p) {
   const uint64_t seq = expected_seq_;
 
-  // Step 1: the key is the next seq, with no gap.
-  if (key_seq != seq) {
-    FlushSignatures();
+  // The key is the next seq, with no gap, and the bytes parse.
+  if (p.key_seq != seq) {
     return Fail(seq, "entry " + std::to_string(seq) + " is missing (next stored seq is " +
-                         std::to_string(key_seq) + ")");
+                         std::to_string(p.key_seq) + ")");
   }
+  if (!p.decode_error.empty()) return Fail(seq, p.decode_error);
 
-  // Step 2: parse the stored bytes; check seq and chain.
-  auto decoded = DecodeEntry(bytes);
-  if (!decoded.ok()) {
-    FlushSignatures();
-    return Fail(seq, decoded.status().message());
+  // The entry's own fields agree with the key, the chain and the key in force.
+  const Entry& e = p.entry;
+  if (e.seq != seq) return Fail(seq, "entry claims seq " + std::to_string(e.seq));
+  if (e.prev_hash != prev_hash_) {
+    return Fail(seq, "prev_hash does not match the leaf hash of the previous entry");
   }
-  const Entry& e = decoded->entry;
-  std::string error;
-  if (e.seq != seq) error = "entry claims seq " + std::to_string(e.seq);
-  else if (e.prev_hash != prev_hash_) error = "prev_hash does not match the leaf hash of the previous entry";
-  else if (e.key_id != key_id_) error = "signed by key " + e.key_id + ", expected " + key_id_;
-  if (!error.empty()) {
-    FlushSignatures();
-    return Fail(seq, error);
-  }
+  if (e.key_id != key_id_) return Fail(seq, "signed by key " + e.key_id + ", expected " + key_id_);
+  p.key_index = keys_.size() - 1;
 
-  // Step 3: re-hash the stored body; queue the signature check.
-  std::string leaf = LeafHash(decoded->body);
-  if (options_.check_signatures) {
-    pending_.push_back({seq, leaf, e.signature, keys_.size() - 1});
-  }
-
-  // Step 4: a key rotation hands trust to the new key for later entries.
+  // A key rotation hands trust to the new key for later entries.
   if (e.type == static_cast<uint16_t>(EventType::kSigningKeyRotated)) {
     auto rotated = DecodePayload<SigningKeyRotated>(e.payload);
-    if (!rotated.ok()) {
-      FlushSignatures();
-      return Fail(seq, rotated.status().message());
-    }
+    if (!rotated.ok()) return Fail(seq, rotated.status().message());
     auto next = crypto::Ed25519Key::FromPublic(rotated->new_public_key);
     if (!next.ok() || KeyIdOf(rotated->new_public_key) != rotated->new_key_id ||
         !next->Verify(key_id_, rotated->new_key_signature)) {
-      FlushSignatures();
       return Fail(seq, "key rotation does not prove possession of the new key");
     }
     keys_.push_back(std::move(*next));
@@ -104,46 +146,19 @@ bool LedgerVerifier::AddEntry(uint64_t key_seq, std::string bytes) {
     key_id_ = rotated->new_key_id;
   }
 
-  prev_hash_ = leaf;
-  tree_.Append(leaf).PermitUnchecked();
+  prev_hash_ = p.leaf;
+  tree_.Append(p.leaf).PermitUnchecked();
   report_.entries++;
-  report_.head_leaf_hash = std::move(leaf);
+  report_.head_leaf_hash = p.leaf;
   expected_seq_++;
-
-  if (pending_.size() >= kSignatureChunk && !FlushSignatures()) return false;
-  if (!CheckCheckpointsAt(tree_.size())) return false;
-  if (options_.progress && report_.entries % kSignatureChunk == 0) options_.progress(report_.entries);
-  return true;
-}
-
-bool LedgerVerifier::FlushSignatures() {
-  if (pending_.empty()) return report_.ok;
-  std::atomic<uint64_t> lowest_bad{UINT64_MAX};
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < pending_.size(); i = next++) {
-      const Pending& p = pending_[i];
-      if (!keys_[p.key_index].Verify(SignatureMessage(p.leaf), p.signature)) {
-        uint64_t seen = lowest_bad.load();
-        while (p.seq < seen && !lowest_bad.compare_exchange_weak(seen, p.seq)) {
-        }
-      }
-    }
-  };
-  std::vector<std::thread> workers;
-  for (int t = 1; t < options_.threads; t++) workers.emplace_back(work);
-  work();
-  for (auto& w : workers) w.join();
-  pending_.clear();
-  if (lowest_bad.load() != UINT64_MAX) return Fail(lowest_bad.load(), "signature does not verify");
-  return report_.ok;
+  return CheckCheckpointsAt(tree_.size());
 }
 
 bool LedgerVerifier::CheckCheckpointsAt(uint64_t size) {
   auto [begin, end] = checkpoints_.equal_range(size);
   if (begin == end) return true;
-  // Signatures below this size must hold before a checkpoint is counted.
-  if (!FlushSignatures()) return false;
+  // A signature failure below this size, found in phase 3, still wins:
+  // Fail keeps the lowest seq.
   std::string root = tree_.root();
   for (auto it = begin; it != end; ++it) {
     const std::string& note = it->second;
@@ -167,7 +182,7 @@ bool LedgerVerifier::CheckCheckpointsAt(uint64_t size) {
 }
 
 VerifyReport LedgerVerifier::Finish() {
-  FlushSignatures();
+  ProcessChunk();
   if (report_.ok && !checkpoints_.empty()) {
     uint64_t size = checkpoints_.begin()->first;
     // The ledger was truncated: the first missing entry is the first bad seq.
@@ -176,6 +191,10 @@ VerifyReport LedgerVerifier::Finish() {
                                   " is beyond the last entry " + std::to_string(report_.entries));
   }
   report_.root_hash = tree_.root();
+  // On failure, count only the entries before the first bad one.
+  if (!report_.ok && report_.first_bad_seq > 0) {
+    report_.entries = std::min(report_.entries, report_.first_bad_seq - 1);
+  }
   return report_;
 }
 

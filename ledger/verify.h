@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ledger/crypto.h"
+#include "ledger/entry.h"
 #include "ledger/merkle.h"
 #include "ledger/store.h"
 
@@ -60,17 +61,26 @@ class LedgerVerifier {
   VerifyReport Finish();
 
  private:
+  // One entry of the current chunk. Phase 1 (parallel) fills the parsed
+  // fields and the leaf hash; phase 2 (in order) checks the chain and picks
+  // the key; phase 3 (parallel) checks the signature.
   struct Pending {
-    uint64_t seq;
+    uint64_t key_seq = 0;
+    std::string bytes;
+    std::string decode_error;  // empty when the bytes parsed
+    Entry entry;
     std::string leaf;
-    std::string signature;
-    size_t key_index;
+    size_t key_index = 0;
   };
 
   bool Fail(uint64_t seq, std::string error);
-  // Verifies the pending signatures; records the lowest failing seq.
-  bool FlushSignatures();
+  // Runs the three phases over pending_ and clears it.
+  bool ProcessChunk();
+  // Phase 2 for one entry; false stops the chunk at this entry.
+  bool CheckInOrder(Pending& p);
   bool CheckCheckpointsAt(uint64_t size);
+  // Runs fn(i) for i in [0, n) on options_.threads threads.
+  void ParallelFor(size_t n, const std::function<void(size_t)>& fn) const;
 
   VerifyOptions options_;
   std::vector<crypto::Ed25519Key> keys_;
