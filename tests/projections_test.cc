@@ -489,3 +489,14 @@ TEST_CASE("rebuild equals live projections") {
     CHECK(differs->first_difference == "projection.audit: key 7a7a");
   }
 }
+
+TEST_CASE("versions compare as dotted numbers") {
+  using projections::CompareVersions;
+  CHECK(CompareVersions("6.1.10", "6.1.4").value() > 0);
+  CHECK(CompareVersions("6.1.4", "6.1.10").value() < 0);
+  CHECK(CompareVersions("6.1.4", "6.1.4").value() == 0);
+  CHECK(CompareVersions("6.1", "6.1.0").value() == 0);
+  CHECK(CompareVersions("7", "6.9.9").value() > 0);
+  CHECK_FALSE(CompareVersions("6.x.1", "6.1.4").ok());
+  CHECK_FALSE(CompareVersions("", "6.1.4").ok());
+}
