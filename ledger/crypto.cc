@@ -104,14 +104,36 @@ bool ConstantTimeEqual(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string Sha256(std::string_view data) {
+namespace {
+
+// OpenSSL 3 looks the algorithm up on every EVP_Digest call with
+// EVP_sha256(); fetching it once and reusing one context per thread makes a
+// short hash about twice as fast.
+const EVP_MD* Sha256Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  if (md == nullptr) std::abort();
+  return md;
+}
+
+EVP_MD_CTX* ThreadDigestContext() {
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  if (!ctx) std::abort();
+  return ctx.get();
+}
+
+}  // namespace
+
+std::string Sha256Concat(std::initializer_list<std::string_view> parts) {
+  EVP_MD_CTX* ctx = ThreadDigestContext();
+  if (EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1) std::abort();
+  for (std::string_view part : parts) EVP_DigestUpdate(ctx, part.data(), part.size());
   std::string out(kSha256Size, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), U(out), &len, EVP_sha256(), nullptr) != 1) {
-    std::abort();
-  }
+  if (EVP_DigestFinal_ex(ctx, U(out), &len) != 1) std::abort();
   return out;
 }
+
+std::string Sha256(std::string_view data) { return Sha256Concat({data}); }
 
 Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) {
   if (ctx_ == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) != 1) {

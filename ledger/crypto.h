@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -54,6 +55,8 @@ void Cleanse(std::string& s);
 bool ConstantTimeEqual(std::string_view a, std::string_view b);
 
 std::string Sha256(std::string_view data);
+// Returns SHA-256 of the concatenation of parts, without building it.
+std::string Sha256Concat(std::initializer_list<std::string_view> parts);
 
 // Incremental SHA-256 for inputs too large to concatenate.
 class Sha256Stream {

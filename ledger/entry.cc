@@ -37,13 +37,13 @@ class Reader {
     return true;
   }
   bool U64(uint64_t& v) { return Uint(8, v); }
-  bool Fixed(size_t n, std::string& v) {
+  bool Fixed(size_t n, std::string_view& v) {
     if (in_.size() - pos_ < n) return false;
-    v.assign(in_.substr(pos_, n));
+    v = in_.substr(pos_, n);
     pos_ += n;
     return true;
   }
-  bool Bytes(std::string& v) {
+  bool Bytes(std::string_view& v) {
     uint64_t n;
     if (!Uint(4, n) || n > kMaxEntryFieldSize) return false;
     return Fixed(static_cast<size_t>(n), v);
@@ -104,10 +104,9 @@ std::string EncodeEntry(const Entry& e) {
   return out;
 }
 
-Result<DecodedEntry> DecodeEntry(std::string_view bytes) {
+Result<EntryView> ParseEntry(std::string_view bytes) {
   if (bytes.size() > kMaxEntrySize) return InvalidArgument("entry exceeds 4 MiB");
-  DecodedEntry out;
-  Entry& e = out.entry;
+  EntryView e;
   Reader r(bytes);
   uint64_t time = 0;
   uint8_t kind = 0;
@@ -126,20 +125,39 @@ Result<DecodedEntry> DecodeEntry(std::string_view bytes) {
   }
   e.time_ns = static_cast<int64_t>(time);
   e.actor_kind = static_cast<ActorKind>(kind);
-  out.body = bytes.substr(0, r.pos());
+  e.body = bytes.substr(0, r.pos());
   if (r.remaining() != crypto::kEd25519SignatureSize) {
     return InvalidArgument("entry signature must be exactly 64 bytes after the body");
   }
-  e.signature.assign(bytes.substr(r.pos()));
+  e.signature = bytes.substr(r.pos());
+  return e;
+}
+
+Result<DecodedEntry> DecodeEntry(std::string_view bytes) {
+  auto view = ParseEntry(bytes);
+  if (!view.ok()) return view.status();
+  DecodedEntry out;
+  Entry& e = out.entry;
+  e.format_version = view->format_version;
+  e.seq = view->seq;
+  e.prev_hash = view->prev_hash;
+  e.time_ns = view->time_ns;
+  e.type = view->type;
+  e.schema_version = view->schema_version;
+  e.actor_kind = view->actor_kind;
+  e.actor_id = view->actor_id;
+  e.subject = view->subject;
+  e.payload = view->payload;
+  e.origin_request = view->origin_request;
+  e.origin_signature = view->origin_signature;
+  e.key_id = view->key_id;
+  e.signature = view->signature;
+  out.body = view->body;
   return out;
 }
 
 std::string LeafHash(std::string_view body) {
-  std::string input;
-  input.reserve(body.size() + 1);
-  input.push_back('\0');
-  input.append(body);
-  return crypto::Sha256(input);
+  return crypto::Sha256Concat({std::string_view("\0", 1), body});
 }
 
 std::string SignatureMessage(std::string_view leaf_hash) {

@@ -80,6 +80,29 @@ struct DecodedEntry {
   std::string_view body;  // points into the bytes passed to DecodeEntry
 };
 
+// The fields of stored entry bytes, as views into those bytes.
+struct EntryView {
+  uint16_t format_version = 0;
+  uint64_t seq = 0;
+  std::string_view prev_hash;
+  int64_t time_ns = 0;
+  uint16_t type = 0;
+  uint16_t schema_version = 0;
+  ActorKind actor_kind = ActorKind::kSystem;
+  std::string_view actor_id;
+  std::string_view subject;
+  std::string_view payload;
+  std::string_view origin_request;
+  std::string_view origin_signature;
+  std::string_view key_id;
+  std::string_view signature;
+  std::string_view body;  // the signed body
+};
+
+// Parses stored bytes without copying; the views refer to `bytes`, which must
+// outlive the result. Fails like DecodeEntry.
+Result<EntryView> ParseEntry(std::string_view bytes);
+
 // Parses stored bytes. Fails with kInvalidArgument on truncation, trailing
 // bytes, an unknown format version or an oversized field. The result's body
 // refers to `bytes`, which must outlive it.

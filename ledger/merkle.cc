@@ -133,12 +133,8 @@ Status AppendSubproof(uint64_t m, uint64_t start, uint64_t size, bool whole_old_
 std::string MerkleLeafHash(std::string_view data) { return LeafHash(data); }
 
 std::string MerkleNodeHash(std::string_view left, std::string_view right) {
-  std::string input;
-  input.reserve(1 + left.size() + right.size());
-  input.push_back(kNodeHashPrefix);
-  input.append(left);
-  input.append(right);
-  return crypto::Sha256(input);
+  const char prefix = kNodeHashPrefix;
+  return crypto::Sha256Concat({std::string_view(&prefix, 1), left, right});
 }
 
 std::string MerkleEmptyRoot() { return crypto::Sha256(""); }

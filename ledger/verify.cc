@@ -64,15 +64,16 @@ bool LedgerVerifier::AddEntry(uint64_t key_seq, std::string bytes) {
 }
 
 void LedgerVerifier::ParallelFor(size_t n, const std::function<void(size_t)>& fn) const {
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < n; i = next++) fn(i);
+  // Contiguous slices, one per thread: no shared counter to contend on.
+  size_t threads = std::min<size_t>(static_cast<size_t>(options_.threads), std::max<size_t>(n, 1));
+  auto work = [&](size_t t) {
+    size_t begin = n * t / threads;
+    size_t end = n * (t + 1) / threads;
+    for (size_t i = begin; i < end; i++) fn(i);
   };
   std::vector<std::thread> workers;
-  for (int t = 1; t < options_.threads && static_cast<size_t>(t) < n; t++) {
-    workers.emplace_back(work);
-  }
-  work();
+  for (size_t t = 1; t < threads; t++) workers.emplace_back(work, t);
+  work(0);
   for (auto& w : workers) w.join();
 }
 
@@ -82,13 +83,13 @@ bool LedgerVerifier::ProcessChunk() {
   // Phase 1: parse and re-hash every stored body, in parallel.
   ParallelFor(pending_.size(), [this](size_t i) {
     Pending& p = pending_[i];
-    auto decoded = DecodeEntry(p.bytes);
-    if (!decoded.ok()) {
-      p.decode_error = decoded.status().message();
+    auto parsed = ParseEntry(p.bytes);
+    if (!parsed.ok()) {
+      p.decode_error = parsed.status().message();
       return;
     }
-    p.leaf = LeafHash(decoded->body);
-    p.entry = std::move(decoded->entry);
+    p.entry = *parsed;
+    p.leaf = LeafHash(parsed->body);
   });
 
   // Phase 2: seq, chain, key in force, Merkle tree and checkpoints, in order.
@@ -124,12 +125,14 @@ bool LedgerVerifier::CheckInOrder(Pending& p) {
   if (!p.decode_error.empty()) return Fail(seq, p.decode_error);
 
   // The entry's own fields agree with the key, the chain and the key in force.
-  const Entry& e = p.entry;
+  const EntryView& e = p.entry;
   if (e.seq != seq) return Fail(seq, "entry claims seq " + std::to_string(e.seq));
   if (e.prev_hash != prev_hash_) {
     return Fail(seq, "prev_hash does not match the leaf hash of the previous entry");
   }
-  if (e.key_id != key_id_) return Fail(seq, "signed by key " + e.key_id + ", expected " + key_id_);
+  if (e.key_id != key_id_) {
+    return Fail(seq, "signed by key " + std::string(e.key_id) + ", expected " + key_id_);
+  }
   p.key_index = keys_.size() - 1;
 
   // A key rotation hands trust to the new key for later entries.

@@ -68,7 +68,7 @@ class LedgerVerifier {
     uint64_t key_seq = 0;
     std::string bytes;
     std::string decode_error;  // empty when the bytes parsed
-    Entry entry;
+    EntryView entry;           // views into bytes; Pending is not moved once parsed
     std::string leaf;
     size_t key_index = 0;
   };
