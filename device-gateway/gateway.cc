@@ -18,10 +18,6 @@
 namespace escrow::gateway {
 namespace {
 
-// Operational CF key of a device's last accepted counter, as documented in
-// projections/service.h; the value is a uint64 big-endian.
-constexpr std::string_view kCounterKeyPrefix{"ctr\0", 4};
-constexpr size_t kCounterValueSize = 8;
 constexpr std::string_view kReplayMessagePrefix = "replayed request";
 
 struct Context {
@@ -89,18 +85,10 @@ Result<std::string> SignerKey(const Context& context, const ParsedRequest& parse
 Status CheckCounter(const Context& context, const ParsedRequest& parsed) {
   if (parsed.route == Route::kEnroll) return Status::Ok();  // enroll resets the counter
 
-  std::string key(kCounterKeyPrefix);
-  key += parsed.device_id;
-  auto stored = context.store->Get(ledger::Cf::kOperational, key);
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value() || (*stored)->size() != kCounterValueSize) return Status::Ok();
-
-  uint64_t last = 0;
-  for (unsigned char byte : **stored) last = (last << 8) | byte;
-  if (parsed.counter > last) return Status::Ok();
-  return Conflict(fmt::format(
-      "replayed request: counter {} is not greater than the last accepted counter {}",
-      parsed.counter, last));
+  auto last = projections::LastAcceptedCounter(*context.store, parsed.device_id);
+  if (!last.ok()) return last.status();
+  if (!last->has_value()) return Status::Ok();
+  return projections::CheckCounterGrows(parsed.counter, **last);
 }
 
 bool IsReplay(const Status& status) {

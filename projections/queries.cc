@@ -169,6 +169,14 @@ Result<std::vector<ledger::Entry>> DeviceTimeline(const ledger::Store& store,
   return entries;
 }
 
+Result<std::optional<uint64_t>> LastAcceptedCounter(const ledger::Store& store,
+                                                    std::string_view device_id) {
+  auto bytes = store.Get(Cf::kOperational, layout::CounterKey(device_id));
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(layout::ParseUint64Be(**bytes));
+}
+
 uint64_t LastAppliedSeq(const ledger::Store& store) {
   auto bytes = store.Get(Cf::kProjectionMeta, layout::kLastAppliedSeqKey);
   if (!bytes.ok() || !bytes->has_value()) return 0;

@@ -45,4 +45,9 @@ Result<std::vector<ledger::Entry>> DeviceTimeline(const ledger::Store& store,
 
 uint64_t LastAppliedSeq(const ledger::Store& store);
 
+// Returns the last request counter accepted from device_id (committed
+// state), or nullopt before the device's first accepted request.
+Result<std::optional<uint64_t>> LastAcceptedCounter(const ledger::Store& store,
+                                                    std::string_view device_id);
+
 }  // namespace escrow::projections

@@ -54,6 +54,10 @@ Status ValidateAccountName(std::string_view name);
 // negative, zero or positive; fails on a non-numeric part.
 Result<int> CompareVersions(std::string_view a, std::string_view b);
 
+// Returns kConflict "replayed request: ..." unless counter is greater than
+// last_counter. The gateway and the service share it, so both reject alike.
+Status CheckCounterGrows(uint64_t counter, uint64_t last_counter);
+
 // An authenticated API caller.
 struct Principal {
   std::string name;

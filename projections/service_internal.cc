@@ -27,12 +27,11 @@ Result<DeviceRecord> AcceptDeviceRequest(ledger::Transaction& tx, const DeviceOr
   if (!last.ok()) return last.status();
   if (last->has_value()) {
     const uint64_t last_counter = layout::ParseUint64Be(**last);
-    if (origin.counter <= last_counter) {
+    Status grows = CheckCounterGrows(origin.counter, last_counter);
+    if (!grows.ok()) {
       Log()->warn("device {}: replayed request, counter {} <= {}", origin.device_id,
                   origin.counter, last_counter);
-      return Conflict("replayed request: counter " + std::to_string(origin.counter) +
-                      " is not greater than the last accepted counter " +
-                      std::to_string(last_counter));
+      return grows;
     }
   }
   tx.Put(Cf::kOperational, key, layout::Uint64Be(origin.counter));

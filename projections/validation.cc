@@ -69,6 +69,13 @@ Status ValidateDeviceId(std::string_view device_id) {
   return Status::Ok();
 }
 
+Status CheckCounterGrows(uint64_t counter, uint64_t last_counter) {
+  if (counter > last_counter) return Status::Ok();
+  return Conflict("replayed request: counter " + std::to_string(counter) +
+                  " is not greater than the last accepted counter " +
+                  std::to_string(last_counter));
+}
+
 Status ValidateAccountName(std::string_view name) {
   if (name.empty() || name.size() > kMaxAccountNameLength) {
     return InvalidArgument("an account name must be 1 to " +
