@@ -114,11 +114,8 @@ void AppendRetirements(Sequencer& sequencer, int n) {
 }  // namespace
 
 TEST_CASE("checkpointer signs the stored tree and state") {
-  testing::TempDir dir;
-  auto store = Store::Open(dir.path());
-  REQUIRE(store.ok());
-  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
-  REQUIRE(key.ok());
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
   Sequencer sequencer(store->get(), &*key, Applier{}, {});
   REQUIRE(sequencer.Start().ok());
   AppendRetirements(sequencer, 10);
@@ -159,11 +156,8 @@ TEST_CASE("checkpointer signs the stored tree and state") {
 #include "ledger/verify.h"
 
 TEST_CASE("verify checks checkpoints against recomputed roots") {
-  testing::TempDir dir;
-  auto store = Store::Open(dir.path());
-  REQUIRE(store.ok());
-  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
-  REQUIRE(key.ok());
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
   Sequencer sequencer(store->get(), &*key, Applier{}, {});
   REQUIRE(sequencer.Start().ok());
   Checkpointer checkpointer(store->get(), &*key, {});
@@ -212,11 +206,8 @@ TEST_CASE("verify checks checkpoints against recomputed roots") {
 }
 
 TEST_CASE("parallel signature checks name the lowest bad seq") {
-  testing::TempDir dir;
-  auto store = Store::Open(dir.path());
-  REQUIRE(store.ok());
-  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
-  REQUIRE(key.ok());
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
   {
     Sequencer sequencer(store->get(), &*key, Applier{}, {});
     REQUIRE(sequencer.Start().ok());

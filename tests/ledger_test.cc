@@ -160,11 +160,8 @@ TEST_CASE("key files are private") {
 }
 
 TEST_CASE("group commit serves concurrent writers") {
-  testing::TempDir dir;
-  auto store = Store::Open(dir.path());
-  REQUIRE(store.ok());
-  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
-  REQUIRE(key.ok());
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
   Sequencer sequencer(store->get(), &*key, Applier{}, {});
   REQUIRE(sequencer.Start().ok());
 
@@ -180,11 +177,8 @@ TEST_CASE("group commit serves concurrent writers") {
 }
 
 TEST_CASE("failed command is rolled back, others commit") {
-  testing::TempDir dir;
-  auto store = Store::Open(dir.path());
-  REQUIRE(store.ok());
-  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
-  REQUIRE(key.ok());
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
   Sequencer sequencer(store->get(), &*key, Applier{}, {});
   REQUIRE(sequencer.Start().ok());
   Status failed = sequencer.Run([](Transaction& tx) {
@@ -204,11 +198,8 @@ TEST_CASE("failed command is rolled back, others commit") {
 }
 
 TEST_CASE("verify names the first tampered seq") {
-  testing::TempDir dir;
-  auto store = Store::Open(dir.path());
-  REQUIRE(store.ok());
-  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
-  REQUIRE(key.ok());
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
   {
     Sequencer sequencer(store->get(), &*key, Applier{}, {});
     REQUIRE(sequencer.Start().ok());

@@ -15,11 +15,8 @@ using namespace escrow;
 using namespace escrow::ledger;
 
 TEST_CASE("stored Merkle tree matches recomputed roots and proofs") {
-  testing::TempDir dir;
-  auto store = Store::Open(dir.path());
-  REQUIRE(store.ok());
-  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
-  REQUIRE(key.ok());
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
   Sequencer sequencer(store->get(), &*key, Applier{}, {});
   REQUIRE(sequencer.Start().ok());
 
@@ -70,11 +67,8 @@ TEST_CASE("stored Merkle tree matches recomputed roots and proofs") {
 }
 
 TEST_CASE("missing stored node is reported") {
-  testing::TempDir dir;
-  auto store = Store::Open(dir.path());
-  REQUIRE(store.ok());
-  auto key = SigningKey::LoadOrCreate((*store)->keys_dir());
-  REQUIRE(key.ok());
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
   {
     Sequencer sequencer(store->get(), &*key, Applier{}, {});
     REQUIRE(sequencer.Start().ok());

@@ -1,5 +1,7 @@
 #include "tests/test_support.h"
 
+#include <catch2/catch.hpp>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -28,6 +30,14 @@ TempDir::~TempDir() {
   if (std::getenv("ESCROW_KEEP_TEST_DIRS") != nullptr) return;
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+LedgerDir::LedgerDir()
+    : store(ledger::Store::Open(dir.path())),
+      key(store.ok() ? ledger::SigningKey::LoadOrCreate((*store)->keys_dir())
+                     : Result<ledger::SigningKey>(store.status())) {
+  REQUIRE(store.ok());
+  REQUIRE(key.ok());
 }
 
 std::string BinaryPath(const std::string& name) {

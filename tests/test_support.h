@@ -6,8 +6,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "ledger/keys.h"
+#include "ledger/store.h"
 
 namespace escrow::testing {
 
@@ -23,6 +27,16 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// A fresh data directory with its Store open and its ledger signing key
+// created. Tests take the parts with `auto& [dir, store, key] = fixture;`.
+// The constructor fails the test (REQUIRE) when either cannot be made.
+struct LedgerDir {
+  LedgerDir();
+  TempDir dir;
+  Result<std::unique_ptr<ledger::Store>> store;
+  Result<ledger::SigningKey> key;
 };
 
 // Path of a program built by this project, e.g. BinaryPath("escrowd").
