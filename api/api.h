@@ -53,7 +53,7 @@ class Api {
     std::function<int64_t()> clock;  // Unix nanoseconds; empty means the system clock
     int64_t session_ttl_ns = kSessionTtlNs;
     // Writes a checkpoint of the committed ledger now and returns its note;
-    // empty means POST /v1/checkpoints answers 503.
+    // empty means POST /v1/checkpoints returns 503.
     std::function<Result<std::string>()> write_checkpoint;
   };
 

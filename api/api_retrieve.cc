@@ -80,7 +80,7 @@ http::Response Api::RetrievePassword(const Call& call) {
       !call.principal->Has(projections::kRoleHelpdesk) &&
       !call.principal->Has(projections::kRoleAdmin) &&
       !call.principal->Has(projections::kRoleAuditor)) {
-    // A plain user gets the same answer for an unknown device as for someone
+    // A plain user gets the same error for an unknown device as for someone
     // else's, so owners cannot probe which device ids exist.
     return ErrorReply(PermissionDenied(std::string(kNotYoursMessage)));
   }
@@ -106,7 +106,7 @@ http::Response Api::RetrievePassword(const Call& call) {
   reply["status"] = retrieval->armed ? kArmedStatus : kNotArmedStatus;
   reply["audit_seq"] = retrieval->audit_seq;
   // The receipt proves the audit event is in the ledger once a checkpoint
-  // covers it; GET /v1/receipts/{seq} answers again later.
+  // covers it; GET /v1/receipts/{seq} returns it again later.
   auto receipt = LedgerReceipt(*store_, retrieval->audit_seq);
   if (receipt.ok()) {
     reply["receipt"] = std::move(*receipt);

@@ -35,7 +35,7 @@ double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Appends entries in commands of 1000 until the ledger holds `target`.
+// Appends entries in commands of 1000 until the ledger contains `target` entries.
 void Fill(Store& store, const SigningKey& key, uint64_t target) {
   Sequencer sequencer(&store, &key, Applier{}, {});
   if (!sequencer.Start().ok()) std::exit(1);

@@ -107,8 +107,9 @@ bool ConstantTimeEqual(std::string_view a, std::string_view b) {
 namespace {
 
 // OpenSSL 3 looks the algorithm up on every EVP_Digest call with
-// EVP_sha256(); fetching it once and reusing one context per thread makes a
-// short hash about twice as fast.
+// EVP_sha256(). Fetching it once and reusing one context per thread raised
+// reading, parsing and hashing stored entries from 1.24M to 2.01M entries/s
+// (one thread, 216-byte entries, one run on the 2-core development machine).
 const EVP_MD* Sha256Md() {
   static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
   if (md == nullptr) std::abort();

@@ -4,7 +4,7 @@
 //
 // Key: level (1 byte) ‖ index (8 bytes, big-endian). Value: the 32-byte root
 // of the perfect subtree covering leaves [index·2^level, (index+1)·2^level).
-// Level 0 holds the leaf hashes themselves (leaf index = seq - 1). A node is
+// Level 0 contains the leaf hashes themselves (leaf index = seq - 1). A node is
 // written in the same WriteBatch as the entry that completes it.
 //
 // Thread safety: functions only read the Store, or write through a

@@ -191,7 +191,7 @@ void Sequencer::CommitGroup(std::deque<Pending>& group) {
     }
   }
 
-  // Step 3: answer every waiter.
+  // Step 3: complete every waiter's future.
   for (size_t i = 0; i < group.size(); i++) group[i].done.set_value(std::move(results[i]));
 }
 

@@ -61,7 +61,7 @@ inline Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondit
 inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
-// Result<T> holds either a value or a non-ok Status.
+// Result<T> contains either a value or a non-ok Status.
 template <typename T>
 class [[nodiscard]] Result {
  public:

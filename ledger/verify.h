@@ -62,8 +62,8 @@ class LedgerVerifier {
 
  private:
   // One entry of the current chunk. Phase 1 (parallel) fills the parsed
-  // fields and the leaf hash; phase 2 (in order) checks the chain and picks
-  // the key; phase 3 (parallel) checks the signature.
+  // fields and the leaf hash. Phase 2 (in order) checks the chain and picks
+  // the key. Phase 3 (parallel) checks the signature.
   struct Pending {
     uint64_t key_seq = 0;
     std::string bytes;

@@ -2,9 +2,9 @@
 // the projection state inside a sequencer transaction, appends its events and
 // waits for the group commit.
 //
-// Device requests arrive here already signature-checked by the gateway; the
+// Device requests arrive here already signature-checked by the gateway. The
 // service checks the per-device counter (operational CF "ctr\0" device_id)
-// inside the same transaction, so a replay can never slip between check and
+// inside the same transaction, so a replay cannot slip between check and
 // write.
 //
 // Thread safety: all methods are safe from any thread; state changes happen
@@ -112,7 +112,7 @@ struct EnrollResult {
 struct CheckInRequest {
   DeviceOrigin origin;
   bool client_installed = true;
-  uint64_t generation = 0;  // what the device holds
+  uint64_t generation = 0;  // the generation the device has
   bool armed = false;
 };
 

@@ -51,7 +51,7 @@ TEST_CASE("checkpoint on request covers the ledger") {
   INFO(first.output);
   REQUIRE(first.exit_code == 0);
   json::object reply = LastJson(first.output);
-  // The ledger holds the initial policy, the admin account and aud1's account.
+  // The ledger contains the initial policy, the admin account and aud1's account.
   CHECK(reply.at("tree_size").to_number<int64_t>() == 3);
   std::string note(reply.at("note").as_string());
   auto public_key = ledger::LoadLedgerPublicKey(dir.path() + "/keys");

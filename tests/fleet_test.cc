@@ -143,7 +143,7 @@ TEST_CASE("single-device commands in sequence", "[fleet]") {
     CHECK(retry.exit_code == 0);
     CHECK(retry.output.find("enrolled device phone-1") != std::string::npos);
 
-    // A file that holds an enrolled device is never overwritten.
+    // A file that contains an enrolled device is never overwritten.
     testing::CommandResult again = testing::RunCommand(
         {device, "enroll", "--device", "phone-1", "--token", enrollment_token, "--state", state},
         env);

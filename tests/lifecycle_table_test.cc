@@ -229,8 +229,8 @@ const Row kRows[] = {
   // escrow of the same generation with the identical envelope (a retry)
   {S::kRegistered,      E::kEscrowSameIdentical, kBad, kZero, L::kRegistered, 0, false, false, ""},
   {S::kEnrolledNew,     E::kEscrowSameIdentical, kBad, kZero, L::kEnrolled, 0, false, false, ""},
-  // an identical retry of an invalidated generation answers "already
-  // escrowed" and leaves it invalid; the next check-in asks for g+1
+  // An identical retry of an invalidated generation returns "already
+  // escrowed" and leaves it invalid. The next check-in requests g+1.
   {S::kEnrolledInvalid, E::kEscrowSameIdentical, kOk, "", L::kEnrolled, 2, false, false, ""},
   {S::kPending,         E::kEscrowSameIdentical, kOk, "", L::kPending, 2, true, false, ""},
   {S::kActive,          E::kEscrowSameIdentical, kOk, "", L::kActive, 2, true, true, ""},

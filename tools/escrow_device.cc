@@ -132,7 +132,7 @@ int RunEnroll(const po::variables_map& vm) {
   escrow::crypto::SecretString token(Required(vm, "token"));
   std::string state = Required(vm, "state");
   Endpoint gateway = EndpointOf(vm, "gateway", "ESCROW_GATEWAY");
-  // A state file left by a failed enroll is reused; one that holds an
+  // A state file left by a failed enroll is reused. One that contains an
   // enrolled device is never overwritten, because its key is that device's.
   if (escrow::ledger::FileExists(state)) {
     auto existing = escrow::device::LoadDeviceIdentity(state);

@@ -41,7 +41,7 @@ int RequestRotation(ApiSession& session, const Settings& settings) {
   return kExitOk;
 }
 
-// checkpoint: asks the server to sign a checkpoint of its committed ledger now.
+// checkpoint: requests that the server sign a checkpoint of its committed ledger now.
 int WriteCheckpoint(ApiSession& session, const Settings& settings) {
   auto reply = session.Call("POST", "/v1/checkpoints");
   if (!reply.ok()) return Fail(reply.status());

@@ -64,7 +64,7 @@ struct ServerLimits {
   std::chrono::seconds read_timeout{30};
   // Time a keep-alive connection may wait for its next request (closed silently).
   std::chrono::seconds idle_timeout{60};
-  // Open connections beyond this count are answered 503 and closed.
+  // A connection beyond this count gets a 503 reply and is closed.
   size_t max_connections = 1024;
   int io_threads = 2;
   int worker_threads = 32;
