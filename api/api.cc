@@ -3,6 +3,9 @@
 #include <chrono>
 #include <vector>
 
+#include "api/console.h"
+#include "api/json_body.h"
+#include "api/route_table.h"
 #include "api/route_util.h"
 #include "ledger/log.h"
 
@@ -15,89 +18,78 @@ int64_t SystemNowNs() {
       .count();
 }
 
-std::vector<std::string_view> SplitPath(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t start = 1;  // skip the leading '/'
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    parts.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
+// The channel recorded for a denied retrieval whose body names no valid one.
+constexpr std::string_view kDefaultRetrievalChannel = "api";
 
-// Decodes %XX escapes, so "recovery-password%3Aretrieve" matches the ':' route.
-std::string PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 &&
-        hex(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
+bool HasControlCharacter(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) return true;
   }
-  return out;
-}
-
-// Matches path against pattern; "{id}" matches one non-empty segment.
-bool MatchPattern(std::string_view pattern, const std::vector<std::string_view>& path,
-                  std::string* id) {
-  std::vector<std::string_view> want = SplitPath(pattern);
-  if (want.size() != path.size()) return false;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i] == "{id}") {
-      if (path[i].empty()) return false;
-      *id = std::string(path[i]);
-    } else if (want[i] != path[i]) {
-      return false;
-    }
-  }
-  return true;
+  return false;
 }
 
 }  // namespace
 
+// The route table: which roles may call each route (docs/api.md shows the same
+// table). The third column is the metrics label. In the roles column,
+// kAnyAccount is every signed-in account and kPublicRoute needs no session.
+// The own-only column lists the roles that reach only their own devices or
+// records, and the handler checks that ownership. tests/authz_matrix_test.cc
+// walks every row.
 const Api::Route Api::kRoutes[] = {
-    {"POST", "/v1/sessions", "sessions", false, &Api::Login},
-    {"DELETE", "/v1/sessions", "sessions", true, &Api::Logout},
-    {"GET", "/v1/session", "sessions", true, &Api::GetSession},
-    {"GET", "/v1/policy", "policy", true, &Api::GetPolicy},
-    {"PUT", "/v1/policy", "policy", true, &Api::PutPolicy},
-    {"POST", "/v1/accounts", "accounts", true, &Api::CreateAccount},
-    {"GET", "/v1/accounts", "accounts", true, &Api::ListAccounts},
-    {"POST", "/v1/devices", "devices", true, &Api::RegisterDevice},
-    {"GET", "/v1/devices", "devices", true, &Api::ListDevices},
-    {"GET", "/v1/devices/{id}", "devices", true, &Api::GetDevice},
-    {"GET", "/v1/devices/{id}/timeline", "devices", true, &Api::GetTimeline},
-    {"GET", "/v1/devices/{id}/valid-at", "devices", true, &Api::GetValidAt},
-    {"GET", "/v1/me/retrievals", "audit", true, &Api::ListMyRetrievals},
-    {"POST", "/v1/devices/{id}/recovery-password:retrieve", "retrieve", true,
-     &Api::RetrievePassword},
-    {"POST", "/v1/devices/{id}/rotation", "devices", true, &Api::RequestRotation},
-    {"POST", "/v1/devices/{id}/retire", "devices", true, &Api::RetireDevice},
-    {"GET", "/v1/audit", "audit", true, &Api::QueryAudit},
-    {"GET", "/v1/ledger/head", "ledger", true, &Api::LedgerHead},
-    {"GET", "/v1/ledger/entries", "ledger", true, &Api::GetLedgerEntries},
-    {"GET", "/v1/ledger/export", "ledger", true, &Api::GetLedgerExport},
-    {"GET", "/v1/checkpoints/latest", "ledger", true, &Api::LatestCheckpoint},
-    {"POST", "/v1/checkpoints", "ledger", true, &Api::WriteCheckpoint},
-    {"GET", "/v1/checkpoints/{id}", "ledger", true, &Api::GetCheckpoint},
-    {"GET", "/v1/proofs/inclusion", "ledger", true, &Api::GetInclusionProof},
-    {"GET", "/v1/proofs/consistency", "ledger", true, &Api::GetConsistencyProof},
-    {"GET", "/v1/receipts/{id}", "ledger", true, &Api::GetReceipt},
-    {"GET", "/healthz", "health", false, &Api::Health},
-    {"GET", "/metrics", "metrics", false, &Api::Metrics},
+    {"POST", "/v1/sessions", "sessions", kPublicRoute, kNoRoles, &Api::Login},
+    {"DELETE", "/v1/sessions", "sessions", kAnyAccount, kNoRoles, &Api::Logout},
+    {"GET", "/v1/session", "sessions", kAnyAccount, kNoRoles, &Api::GetSession},
+    {"GET", "/v1/policy", "policy", kAnyAccount, kNoRoles, &Api::GetPolicy},
+    {"PUT", "/v1/policy", "policy", Role::kAdmin, kNoRoles, &Api::PutPolicy},
+    {"POST", "/v1/accounts", "accounts", Role::kAdmin, kNoRoles, &Api::CreateAccount},
+    {"GET", "/v1/accounts", "accounts", Role::kAdmin, kNoRoles, &Api::ListAccounts},
+    {"POST", "/v1/accounts/{id}/password", "accounts", Role::kAdmin, kNoRoles,
+     &Api::ResetAccountPassword},
+    {"POST", "/v1/me/password", "sessions", kAnyAccount, kNoRoles, &Api::ChangeOwnPassword},
+    {"POST", "/v1/devices", "devices", Role::kAdmin, kNoRoles, &Api::RegisterDevice},
+    {"GET", "/v1/devices", "devices", kStaff | Role::kUser, Role::kUser, &Api::ListDevices},
+    {"GET", "/v1/devices/{id}", "devices", kStaff | Role::kUser, Role::kUser, &Api::GetDevice},
+    {"GET", "/v1/devices/{id}/timeline", "devices", kStaff | Role::kUser, Role::kUser,
+     &Api::GetTimeline},
+    {"GET", "/v1/devices/{id}/valid-at", "devices", kStaff | Role::kUser, Role::kUser,
+     &Api::GetValidAt},
+    {"GET", "/v1/me/retrievals", "audit", kAnyAccount, kNoRoles, &Api::ListMyRetrievals},
+    {"POST", "/v1/devices/{id}/recovery-password:retrieve", "retrieve",
+     Role::kHelpdesk | Role::kUser, Role::kUser, &Api::RetrievePassword},
+    {"POST", "/v1/devices/{id}/rotation", "devices", Role::kAdmin, kNoRoles,
+     &Api::RequestRotation},
+    {"POST", "/v1/devices/{id}/retire", "devices", Role::kAdmin, kNoRoles, &Api::RetireDevice},
+    {"GET", "/v1/audit", "audit", kAuditRoles, kNoRoles, &Api::QueryAudit},
+    {"GET", "/v1/ledger/head", "ledger", kAuditRoles, kNoRoles, &Api::LedgerHead},
+    {"GET", "/v1/ledger/entries", "ledger", kAuditRoles, kNoRoles, &Api::GetLedgerEntries},
+    {"GET", "/v1/ledger/export", "ledger", kAuditRoles, kNoRoles, &Api::GetLedgerExport},
+    {"GET", "/v1/checkpoints/latest", "ledger", kAuditRoles, kNoRoles, &Api::LatestCheckpoint},
+    {"POST", "/v1/checkpoints", "ledger", kAuditRoles, kNoRoles, &Api::WriteCheckpoint},
+    {"POST", "/v1/ledger/signing-key:rotate", "ledger", Role::kAdmin, kNoRoles,
+     &Api::RotateSigningKey},
+    {"GET", "/v1/checkpoints/{id}", "ledger", kAuditRoles, kNoRoles, &Api::GetCheckpoint},
+    {"GET", "/v1/proofs/inclusion", "ledger", kAuditRoles, kNoRoles, &Api::GetInclusionProof},
+    {"GET", "/v1/proofs/consistency", "ledger", kAuditRoles, kNoRoles,
+     &Api::GetConsistencyProof},
+    {"GET", "/v1/receipts/{id}", "ledger", kAnyAccount, Role::kUser | Role::kHelpdesk,
+     &Api::GetReceipt},
+    {"GET", "/healthz", "health", kPublicRoute, kNoRoles, &Api::Health},
+    {"GET", "/metrics", "metrics", kPublicRoute, kNoRoles, &Api::Metrics},
+    // The web console's files are public; its pages call the /v1 routes above.
+    {"GET", "/", "console", kPublicRoute, kNoRoles, &Api::RedirectToConsole},
+    {"GET", "/console", "console", kPublicRoute, kNoRoles, &Api::RedirectToConsole},
+    {"GET", "/console/", "console", kPublicRoute, kNoRoles, &Api::ServeConsoleIndex},
+    {"GET", "/console/{id}", "console", kPublicRoute, kNoRoles, &Api::ServeConsoleAsset},
 };
+
+std::vector<RouteAccess> Api::RouteTable() {
+  std::vector<RouteAccess> out;
+  for (const Route& route : kRoutes) {
+    out.push_back(RouteAccess{route.method, route.pattern, route.roles, route.own_only});
+  }
+  return out;
+}
 
 Api::Api(ledger::Store* store, projections::EscrowService* service,
          ledger::Sequencer* sequencer, Options options)
@@ -105,7 +97,8 @@ Api::Api(ledger::Store* store, projections::EscrowService* service,
       service_(service),
       sequencer_(sequencer),
       clock_(options.clock ? std::move(options.clock) : std::function<int64_t()>(SystemNowNs)),
-      sessions_(store, clock_, options.session_ttl_ns),
+      sessions_(store, clock_, options.session_ttl_ns, options.password_log_n),
+      rate_limiters_(options.rate_limits),
       write_checkpoint_(std::move(options.write_checkpoint)) {}
 
 void Api::SetMetricsSource(std::function<std::string()> source) {
@@ -170,18 +163,78 @@ http::Response Api::Dispatch(const http::Request& request, std::string* route_cl
   if (route == nullptr) return ErrorReply(NotFound("no route for " + request.path));
   *route_class = std::string(route->route_class);
 
-  // Step 2: authenticate when the route needs a signed-in caller.
+  // Step 1b: a browser may send a state-changing request only from this origin.
+  if (Status origin = CheckBrowserOrigin(request); !origin.ok()) return ErrorReply(origin);
+  // Step 1c: JSON depth and size limits hold before any authentication.
+  if (Status limits = CheckJsonLimits(request.body); !limits.ok()) return ErrorReply(limits);
+
+  // Step 2: public routes run without a session; the others authenticate.
   Call call{request, nullptr, std::move(id)};
-  Result<projections::Principal> principal = Unauthenticated("not signed in");
-  if (route->signed_in) {
-    principal = sessions_.Authenticate(request);
-    if (!principal.ok()) return ErrorReply(principal.status());
-    call.principal = &*principal;
-    *actor = principal->name;
+  if (route->roles.Contains(Role::kPublic)) return (this->*(route->handler))(call);
+  Result<projections::Principal> principal = sessions_.Authenticate(request);
+  if (!principal.ok()) return ErrorReply(principal.status());
+  call.principal = &*principal;
+  *actor = principal->name;
+
+  // Step 3: the caller must hold one of the route's roles. Ownership and
+  // policy checks that depend on data stay in the handlers.
+  if ((RolesOf(*principal) & route->roles).empty()) {
+    Status denied = RouteDenied(RouteAccess{route->method, route->pattern, route->roles,
+                                            route->own_only});
+    Logger("api")->warn("{} {} by {} denied: the account holds none of the route's roles",
+                        request.method, route->pattern, principal->name);
+    if (route->handler == &Api::RetrievePassword) return DenyRetrieval(call, denied);
+    return ErrorReply(denied);
   }
 
-  // Step 3: run the handler.
+  // Step 4: run the handler.
   return (this->*(route->handler))(call);
+}
+
+http::Response Api::DenyRetrieval(const Call& call, const Status& denied) {
+  // Step 1: the retrieval rate limits apply to denied callers too, so they
+  // also cap how fast one caller can add denial events to the ledger.
+  auto limited = CheckRateLimits("retrieve", call.request, call.principal->name,
+                                 rate_limiters_.retrieve_by_address,
+                                 rate_limiters_.retrieve_by_principal);
+  if (limited.has_value()) return *limited;
+
+  // Step 2: take the reason and channel from the body when they are valid.
+  // The caller gets the 403 either way, so an invalid field only leaves the
+  // default in the record.
+  projections::RetrievalRequest request;
+  request.device_id = call.id;
+  request.channel = std::string(kDefaultRetrievalChannel);
+  auto body = ParseBodyObject(call.request.body);
+  if (body.ok()) {
+    auto reason = OptionalString(*body, "reason", projections::kMaxReasonLength);
+    if (reason.ok() && reason->has_value() && !HasControlCharacter(**reason)) {
+      request.reason = **reason;
+    }
+    auto channel = OptionalString(*body, "channel", kMaxFieldLength);
+    if (channel.ok() && channel->has_value()) request.channel = **channel;
+  }
+
+  // Step 3: the service records RecoveryPasswordRetrievalDenied. It receives
+  // the caller without roles, so its own rule denies the request too,
+  // because both its owner branch and its help-desk branch need a role.
+  projections::Principal without_roles{call.principal->name, {}};
+  auto outcome = service_->Retrieve(without_roles, request);
+  if (!outcome.ok() && outcome.status().code() == Code::kInvalidArgument) {
+    // The channel is unknown, so record the denial under the default one.
+    request.channel = std::string(kDefaultRetrievalChannel);
+    outcome = service_->Retrieve(without_roles, request);
+  }
+  if (outcome.ok()) {
+    // Unreachable while the service's rule needs the user or helpdesk role.
+    // Should that change, the ledger records a retrieval whose plaintext is
+    // wiped here unsent.
+    Logger("api")->error("device {}: the service allowed a retrieval by {} without roles",
+                         call.id, call.principal->name);
+    return ErrorReply(denied);
+  }
+  if (outcome.status().code() == Code::kPermissionDenied) metrics_.CountDeniedRetrieval();
+  return ErrorReply(denied);
 }
 
 }  // namespace escrow::api

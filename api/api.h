@@ -18,11 +18,15 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "api/auth.h"
 #include "api/http/http.h"
 #include "api/metrics.h"
+#include "api/rate_limit.h"
+#include "api/route_table.h"
 #include "ledger/sequencer.h"
 #include "ledger/store.h"
 #include "projections/service.h"
@@ -55,6 +59,12 @@ class Api {
     // Writes a checkpoint of the committed ledger now and returns its note;
     // empty means POST /v1/checkpoints returns 503.
     std::function<Result<std::string>()> write_checkpoint;
+    // scrypt cost log2 N of new password hashes, kMinPasswordLogN to
+    // kMaxPasswordLogN (escrowd's --password-hash-log-n). Stored hashes keep
+    // their own cost.
+    uint64_t password_log_n = kScryptLogN;
+    // Token-bucket limits on login, password change and retrieval.
+    RateLimits rate_limits;
   };
 
   // All pointers must outlive the Api. sequencer supplies the committed seq
@@ -67,6 +77,9 @@ class Api {
   // Appends source()'s Prometheus text to every /metrics reply (escrowd adds
   // the gateway counters this way). source runs on a worker thread.
   void SetMetricsSource(std::function<std::string()> source);
+
+  // Returns the access rule of every route, in dispatch order.
+  static std::vector<RouteAccess> RouteTable();
 
  private:
   // One matched request: the caller (null for anonymous routes) and the {id}
@@ -81,13 +94,19 @@ class Api {
     std::string_view method;
     std::string_view pattern;  // "/v1/devices/{id}/timeline"
     std::string_view route_class;
-    bool signed_in;
+    RoleSet roles;     // who may call; Dispatch rejects other callers with 403
+    RoleSet own_only;  // roles limited to own devices or records; the handler checks
     RouteHandler handler;
   };
   static const Route kRoutes[];
 
   http::Response Dispatch(const http::Request& request, std::string* route_class,
                           std::string* actor);
+  // Returns the reply to a retrieval that Dispatch denied for lack of a role:
+  // a 429 when a retrieval rate limit is exhausted, else the 403 of denied
+  // after recording RecoveryPasswordRetrievalDenied, because every denied
+  // retrieval is a ledger event (api.cc).
+  http::Response DenyRetrieval(const Call& call, const Status& denied);
 
   // Sessions, policy, accounts (api_accounts.cc).
   http::Response Login(const Call& call);
@@ -97,6 +116,21 @@ class Api {
   http::Response PutPolicy(const Call& call);
   http::Response CreateAccount(const Call& call);
   http::Response ListAccounts(const Call& call);
+
+  // Password change and admin reset (api_passwords.cc). Both revoke every
+  // session of the account.
+  http::Response ChangeOwnPassword(const Call& call);
+  http::Response ResetAccountPassword(const Call& call);
+  // Takes a token from by_address (key: client address) and by_principal
+  // (key: principal_key). Returns a 429 reply with Retry-After, counted in
+  // metrics under route, when either bucket is empty; nullopt otherwise.
+  std::optional<http::Response> CheckRateLimits(std::string_view route,
+                                                const http::Request& request,
+                                                const std::string& principal_key,
+                                                TokenBucketLimiter& by_address,
+                                                TokenBucketLimiter& by_principal);
+  // Counts a failed password check in metrics under its reason.
+  void CountLoginFailure(LoginFailure failure);
 
   // Devices (api_devices.cc).
   http::Response RegisterDevice(const Call& call);
@@ -124,10 +158,17 @@ class Api {
   // Returns records (AuditRecordToJson objects) as a text/csv attachment.
   static http::Response AuditCsvReply(const boost::json::array& records);
 
+  // The web console's files (api_console.cc, api/console.h).
+  http::Response RedirectToConsole(const Call& call);
+  http::Response ServeConsoleIndex(const Call& call);
+  http::Response ServeConsoleAsset(const Call& call);
+
   // Checkpoints, proofs, entries, export and receipts (api_ledger.cc).
   http::Response LatestCheckpoint(const Call& call);
   http::Response GetCheckpoint(const Call& call);
   http::Response WriteCheckpoint(const Call& call);
+  // Ledger signing-key rotation (api_keys.cc).
+  http::Response RotateSigningKey(const Call& call);
   http::Response GetInclusionProof(const Call& call);
   http::Response GetConsistencyProof(const Call& call);
   http::Response GetLedgerEntries(const Call& call);
@@ -143,6 +184,7 @@ class Api {
   ledger::Sequencer* sequencer_;
   std::function<int64_t()> clock_;
   SessionManager sessions_;
+  ApiRateLimiters rate_limiters_;
   ApiMetrics metrics_;
 
   std::function<Result<std::string>()> write_checkpoint_;

@@ -66,30 +66,57 @@ Status ValidateRoles(const std::vector<std::string>& roles) {
   return Status::Ok();
 }
 
+struct LoginBody {
+  std::string username;
+  crypto::SecretString password;
+};
+
+Result<LoginBody> ParseLoginBody(std::string_view text) {
+  auto body = ParseBodyObject(text);
+  if (!body.ok()) return body.status();
+  ESCROW_RETURN_IF_ERROR(CheckKnownFields(*body, {"username", "password"}));
+  auto username = RequiredString(*body, "username", kMaxFieldLength);
+  if (!username.ok()) return username.status();
+  auto password = TakeSecretString(*body, "password", kMaxPasswordLength);
+  if (!password.ok()) return password.status();
+  return LoginBody{std::move(*username), std::move(*password)};
+}
+
 }  // namespace
 
 http::Response Api::Login(const Call& call) {
   // Step 1: read the credentials; the password goes straight into a SecretString.
-  auto body = ParseBodyObject(call.request.body);
-  if (!body.ok()) return ErrorReply(body.status());
-  Status known = CheckKnownFields(*body, {"username", "password"});
-  if (!known.ok()) return ErrorReply(known);
-  auto username = RequiredString(*body, "username", kMaxFieldLength);
-  if (!username.ok()) return ErrorReply(username.status());
-  auto password = TakeSecretString(*body, "password", kMaxPasswordLength);
-  if (!password.ok()) return ErrorReply(password.status());
+  auto credentials = ParseLoginBody(call.request.body);
+  if (!credentials.ok()) {
+    metrics_.CountLoginRejected("invalid_request");
+    return ErrorReply(credentials.status());
+  }
 
-  // Step 2: check them and create the session.
-  auto session = sessions_.Login(*username, password->view());
+  // Step 2: limit attempts per client address and per normalized account name.
+  const std::string name = NormalizeAccountName(credentials->username);
+  auto limited = CheckRateLimits("login", call.request, name, rate_limiters_.login_by_address,
+                                 rate_limiters_.login_by_account);
+  if (limited.has_value()) {
+    metrics_.CountLoginRejected("rate_limited");
+    return *limited;
+  }
+
+  // Step 3: check them and create the session. An unknown account, a wrong
+  // password and a locked account get the same reply.
+  LoginFailure failure = LoginFailure::kNone;
+  auto session = sessions_.Login(name, credentials->password.view(), &failure);
   metrics_.CountLogin(session.ok());
+  CountLoginFailure(failure);
+  // An invalid name may hold control characters, so it is not logged.
+  const std::string loggable = projections::ValidateAccountName(name).ok() ? name : "(invalid name)";
   if (!session.ok()) {
-    Logger("api")->warn("login as {} from {} failed: {}", *username, call.request.remote_address,
+    Logger("api")->warn("login as {} from {} failed: {}", loggable, call.request.remote_address,
                         session.status().message());
     return ErrorReply(session.status());
   }
-  Logger("api")->debug("login as {} from {}", *username, call.request.remote_address);
+  Logger("api")->debug("login as {} from {}", loggable, call.request.remote_address);
 
-  // Step 3: reply with the token, which is sent once and not kept.
+  // Step 4: reply with the token, which is sent once and not kept.
   json::object reply;
   reply["username"] = session->principal.name;
   reply["roles"] = RolesToJson(session->principal.roles);
@@ -165,7 +192,7 @@ http::Response Api::CreateAccount(const Call& call) {
   // Step 2: create it through the ledger; the hash goes to the credentials CF.
   Status created = service_->CreateAccount(*call.principal, *username, role_list,
                                            display_name->value_or(""),
-                                           HashPassword(password->view()));
+                                           sessions_.HashNewPassword(password->view()));
   if (!created.ok()) return ErrorReply(created);
   std::string role_text;
   for (const std::string& role : role_list) role_text += (role_text.empty() ? "" : ",") + role;

@@ -115,6 +115,9 @@ http::Response Api::Health(const Call&) {
   json::object reply;
   reply["status"] = "ok";
   reply["seq"] = sequencer_ != nullptr ? sequencer_->committed_seq() : 0;
+  // False while the ledger cannot commit; TryResume retries at most every
+  // ledger::kResumeRetryInterval, so polling /healthz cannot hammer the disk.
+  reply["ledger_writable"] = store_->TryResume();
   return JsonReply(200, reply);
 }
 

@@ -3,7 +3,7 @@
 // EscrowService::Retrieve decides who may retrieve and records either
 // RecoveryPasswordRetrieved or RecoveryPasswordRetrievalDenied before it
 // returns. This route does no role check of its own, because a denied attempt
-// must reach the ledger too.
+// must reach the ledger too. Rate limits (api/rate_limit.h) apply first.
 #include <boost/json.hpp>
 
 #include "api/api.h"
@@ -68,6 +68,13 @@ Result<projections::RetrievalRequest> ParseRetrieval(const http::Request& reques
 }  // namespace
 
 http::Response Api::RetrievePassword(const Call& call) {
+  // Step 0: limit retrievals per client address and per principal. A 429
+  // writes no ledger event, so a flood cannot grow the ledger.
+  auto limited = CheckRateLimits("retrieve", call.request, call.principal->name,
+                                 rate_limiters_.retrieve_by_address,
+                                 rate_limiters_.retrieve_by_principal);
+  if (limited.has_value()) return *limited;
+
   // Step 1: check the input.
   Status id_ok = projections::ValidateDeviceId(call.id);
   if (!id_ok.ok()) return ErrorReply(id_ok);

@@ -1,20 +1,27 @@
-// Account passwords, API sessions and the bootstrap admin account.
+// API sessions, login lockout and the bootstrap admin account.
 //
-// Password hashes live in the credentials column family, never in the
-// ledger. The encoded form names its own cost, so raising the cost later
-// still verifies older hashes:
-//
-//   scrypt$<log2 N>$<r>$<p>$<salt, base64>$<32-byte key, base64>
-//
-// Sessions: the client keeps 32 random bytes as base64url without padding.
-// The server stores only their SHA-256, in the operational column family:
+// Password hashes (api/password_hash.h) live in the credentials column
+// family, never in the ledger. Sessions: the client keeps 32 random bytes as
+// base64url without padding. The server stores only their SHA-256, in the
+// operational column family:
 //
 //   key   "sess\0" ‖ SHA-256(token bytes)
-//   value expires_at_ns (int64, 8 bytes big-endian) ‖ account name
+//   value expires_at_ns (int64, 8 bytes big-endian)
+//         ‖ credential tag (first 16 bytes of SHA-256 of the account's stored
+//           password hash at login)
+//         ‖ account name
+//
+// A session is valid only while the account's stored hash still matches its
+// tag, so changing or resetting a password revokes every session of that
+// account at once. Session records are disposable: a record in an older
+// layout fails the tag check and its holder signs in again.
+//
+// Login lockout state is in memory (api/login_lockout.h).
 //
 // Thread safety: the free functions are pure or read the Store only.
-// SessionManager is immutable after construction and safe from any thread;
-// RocksDB synchronizes the session records.
+// SessionManager is safe from any thread: its settings are immutable,
+// RocksDB synchronizes the session and credential records, and LoginLockout
+// has its own mutex.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +31,8 @@
 #include <string_view>
 
 #include "api/http/http.h"
+#include "api/login_lockout.h"
+#include "api/password_hash.h"
 #include "ledger/crypto.h"
 #include "ledger/store.h"
 #include "projections/service.h"
@@ -32,44 +41,25 @@ namespace escrow::api {
 
 using projections::Principal;
 
-// scrypt cost for new hashes: N = 2^kScryptLogN, r, p; 32 MiB of memory each.
-constexpr uint64_t kScryptLogN = 15;
-constexpr uint64_t kScryptR = 8;
-constexpr uint64_t kScryptP = 1;
-constexpr size_t kPasswordSaltBytes = 16;
-constexpr size_t kPasswordHashBytes = 32;
-// Upper bounds accepted when verifying a stored hash (2^20 needs 1 GiB).
-constexpr uint64_t kMaxScryptLogN = 20;
-constexpr uint64_t kMaxScryptR = 32;
-constexpr uint64_t kMaxScryptP = 16;
-
-// Length limits for account passwords, in bytes.
-constexpr size_t kMinPasswordLength = 8;
-constexpr size_t kMaxPasswordLength = 1024;
 // Length of the generated bootstrap admin password, in characters.
 constexpr size_t kGeneratedPasswordLength = 20;
 
 constexpr size_t kSessionTokenBytes = 32;
 constexpr int64_t kSessionTtlNs = int64_t{8} * 3600 * 1'000'000'000;
 constexpr std::string_view kSessionKeyPrefix{"sess\0", 5};
+// Bytes of SHA-256(stored password hash) kept in each session record.
+constexpr size_t kCredentialTagBytes = 16;
 
 constexpr std::string_view kBootstrapAdminName = "admin";
 constexpr std::string_view kAdminPasswordEnv = "ESCROW_ADMIN_PASSWORD";
 
-// The login failure message, the same for an unknown user and a wrong password.
+// The login failure message, the same for an unknown user, a wrong password
+// and a locked account.
 constexpr std::string_view kInvalidLoginMessage = "invalid username or password";
-
-// Hashes password with scrypt at the current cost and a fresh random salt.
-std::string HashPassword(std::string_view password);
-
-// Checks password against an encoded hash in time that does not depend on
-// where the keys differ. Returns false for a malformed hash or one whose cost
-// exceeds the kMax* bounds.
-bool VerifyPassword(std::string_view password, std::string_view encoded);
-
-// Runs one scrypt at the current cost and discards the result, so a login for
-// an unknown account takes as long as one with a wrong password.
-void RunDummyPasswordCheck(std::string_view password);
+// The POST /v1/me/password failure message, the same for a wrong current
+// password and a locked account.
+constexpr std::string_view kWrongCurrentPasswordMessage =
+    "field \"current_password\" does not match the account's password";
 
 // Returns the base64url form (no padding) of bytes, and back.
 std::string Base64UrlEncode(std::string_view bytes);
@@ -79,46 +69,90 @@ Result<std::string> Base64UrlDecode(std::string_view text);
 Principal SystemPrincipal();
 
 // Creates the account "admin" (roles admin, helpdesk, auditor) when it does
-// not exist. The password is $ESCROW_ADMIN_PASSWORD when set; otherwise 20
-// random characters, which are returned so the caller can show them once.
-// Returns nullopt when the account already existed or the password came from
-// the environment.
+// not exist, hashing its password at N = 2^password_log_n. The password is
+// $ESCROW_ADMIN_PASSWORD when set; otherwise 20 random characters, which are
+// returned so the caller can show them once. Returns nullopt when the account
+// already existed or the password came from the environment.
 Result<std::optional<std::string>> EnsureBootstrapAdmin(ledger::Store* store,
-                                                        projections::EscrowService* service);
+                                                        projections::EscrowService* service,
+                                                        uint64_t password_log_n = kScryptLogN);
 
-// A session created by a successful login.
+// A session created by a successful login or password change.
 struct NewSession {
   crypto::SecretString token;  // base64url of kSessionTokenBytes random bytes
   int64_t expires_at_ns = 0;
   Principal principal;
 };
 
-// Logs accounts in and out and resolves bearer tokens to principals.
+// Why a login failed, for metrics and logs only: the reply is the same for all.
+enum class LoginFailure {
+  kNone,
+  kInvalidCredentials,         // unknown account or wrong password
+  kInvalidCredentialsLockedNow,  // as above, and this failure locked the name
+  kLocked,                     // the name was already locked
+};
+
+// Logs accounts in and out, resolves bearer tokens to principals, changes
+// passwords and keeps the login lockout.
 class SessionManager {
  public:
   using Clock = std::function<int64_t()>;
 
   // store must outlive this object. clock returns Unix nanoseconds.
-  SessionManager(ledger::Store* store, Clock clock, int64_t ttl_ns);
+  // password_log_n is the scrypt cost of new hashes; it is clamped into
+  // [kMinPasswordLogN, kMaxPasswordLogN].
+  SessionManager(ledger::Store* store, Clock clock, int64_t ttl_ns,
+                 uint64_t password_log_n = kScryptLogN);
 
-  // Checks the password and stores a new session. Unknown account and wrong
-  // password both fail with kUnauthenticated and kInvalidLoginMessage.
-  Result<NewSession> Login(std::string_view username, std::string_view password) const;
+  // Checks the password of the normalized username (NormalizeAccountName) and
+  // stores a new session. An unknown account, a wrong password and a locked
+  // account all fail with kUnauthenticated and kInvalidLoginMessage, and all
+  // run one scrypt. failure, when not null, receives the reason.
+  Result<NewSession> Login(std::string_view username, std::string_view password,
+                           LoginFailure* failure = nullptr);
 
   // Resolves "Authorization: Bearer TOKEN" to the account's current name and
   // roles. Fails with kUnauthenticated for a missing, unknown, revoked or
-  // expired token, or an account that no longer exists.
+  // expired token, a token issued before the account's last password change,
+  // or an account that no longer exists.
   Result<Principal> Authenticate(const http::Request& request) const;
 
   // Deletes the session of the request's bearer token.
   Status Revoke(const http::Request& request) const;
 
+  // Replaces the password of principal's account after checking
+  // current_password, which counts toward the lockout like a login. Every
+  // existing session of the account stops working, and a fresh one is
+  // returned. A wrong current password and a locked account both fail with
+  // kPermissionDenied and kWrongCurrentPasswordMessage; failure receives the reason.
+  Result<NewSession> ChangePassword(const Principal& principal, std::string_view current_password,
+                                    std::string_view new_password,
+                                    LoginFailure* failure = nullptr);
+
+  // Sets the password of account name without checking the old one (an
+  // admin's reset), revokes all its sessions and clears its lockout. Fails
+  // with kNotFound when the account does not exist.
+  Status ResetPassword(const std::string& name, std::string_view new_password);
+
+  // Hashes a new account's password at this manager's cost.
+  std::string HashNewPassword(std::string_view password) const;
+
+  uint64_t password_log_n() const { return password_log_n_; }
+
  private:
   Result<std::string> SessionKeyOf(const http::Request& request) const;
+  Result<NewSession> CreateSession(const std::string& name, std::string_view stored_hash) const;
+  // Checks password against name's stored hash and the lockout, running one
+  // scrypt in every case. Returns the stored hash on success.
+  Result<std::string> CheckPassword(const std::string& name, std::string_view password,
+                                    LoginFailure* failure);
+  Status StoreNewHash(const std::string& name, std::string_view new_password) const;
 
   ledger::Store* store_;
   Clock clock_;
   int64_t ttl_ns_;
+  uint64_t password_log_n_;
+  LoginLockout lockout_;
 };
 
 }  // namespace escrow::api

@@ -1,5 +1,6 @@
 #include "api/json_body.h"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <openssl/crypto.h>
 
 namespace escrow::api {
@@ -16,6 +17,56 @@ Status TooLong(std::string_view field, size_t max_length) {
                          std::to_string(max_length) + " bytes");
 }
 
+// A boost::json::basic_parser handler that builds nothing and counts
+// values, stopping the parse once there are more than kMaxJsonElements.
+class ElementCounter {
+ public:
+  static constexpr size_t max_object_size = static_cast<size_t>(-1);
+  static constexpr size_t max_array_size = static_cast<size_t>(-1);
+  static constexpr size_t max_key_size = static_cast<size_t>(-1);
+  static constexpr size_t max_string_size = static_cast<size_t>(-1);
+
+  bool too_many() const { return elements_ > kMaxJsonElements; }
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code& ec) { return Count(ec); }
+  bool on_array_end(size_t, json::error_code&) { return true; }
+  bool on_object_begin(json::error_code& ec) { return Count(ec); }
+  bool on_object_end(size_t, json::error_code&) { return true; }
+  bool on_string_part(json::string_view, size_t, json::error_code&) { return true; }
+  bool on_string(json::string_view, size_t, json::error_code& ec) { return Count(ec); }
+  bool on_key_part(json::string_view, size_t, json::error_code&) { return true; }
+  bool on_key(json::string_view, size_t, json::error_code&) { return true; }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t, json::string_view, json::error_code& ec) { return Count(ec); }
+  bool on_uint64(uint64_t, json::string_view, json::error_code& ec) { return Count(ec); }
+  bool on_double(double, json::string_view, json::error_code& ec) { return Count(ec); }
+  bool on_bool(bool, json::error_code& ec) { return Count(ec); }
+  bool on_null(json::error_code& ec) { return Count(ec); }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  bool Count(json::error_code& ec) {
+    if (++elements_ <= kMaxJsonElements) return true;
+    ec = make_error_code(boost::system::errc::value_too_large);
+    return false;
+  }
+
+  size_t elements_ = 0;
+};
+
+json::parse_options BodyParseOptions() {
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  return options;
+}
+
+bool IsBlank(std::string_view body) {
+  return body.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
 const json::value* Find(const json::object& object, std::string_view field) {
   auto it = object.find(field);
   if (it == object.end() || it->value().is_null()) return nullptr;
@@ -24,10 +75,29 @@ const json::value* Find(const json::object& object, std::string_view field) {
 
 }  // namespace
 
+Status CheckJsonLimits(std::string_view body) {
+  if (IsBlank(body)) return Status::Ok();
+  json::basic_parser<ElementCounter> parser(BodyParseOptions());
+  json::error_code ec;
+  size_t consumed = parser.write_some(/*more=*/false, body.data(), body.size(), ec);
+  if (!ec && consumed != body.size()) ec = json::error::extra_data;
+  if (parser.handler().too_many()) {
+    return InvalidArgument("request body has more than " + std::to_string(kMaxJsonElements) +
+                           " JSON values");
+  }
+  if (ec == json::error::too_deep) {
+    return InvalidArgument("request body nests JSON deeper than " +
+                           std::to_string(kMaxJsonDepth) + " levels");
+  }
+  if (ec) return InvalidArgument("request body is not valid JSON: " + ec.message());
+  return Status::Ok();
+}
+
 Result<json::object> ParseBodyObject(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return json::object();
-  boost::system::error_code ec;
-  json::value value = json::parse(body, ec);
+  if (IsBlank(body)) return json::object();
+  ESCROW_RETURN_IF_ERROR(CheckJsonLimits(body));
+  json::error_code ec;
+  json::value value = json::parse(body, ec, {}, BodyParseOptions());
   if (ec) return InvalidArgument("request body is not valid JSON: " + ec.message());
   if (!value.is_object()) return InvalidArgument("request body must be a JSON object");
   return std::move(value.as_object());

@@ -19,7 +19,20 @@
 
 namespace escrow::api {
 
-// Parses body as a JSON object. An empty body is an empty object.
+// Maximum JSON nesting depth of a request body. The API's bodies are flat
+// objects, some with a list of strings (depth 2).
+inline constexpr size_t kMaxJsonDepth = 8;
+// Maximum number of JSON values in a request body. Objects, arrays, strings,
+// numbers, true, false and null each count one, and object keys do not.
+inline constexpr size_t kMaxJsonElements = 1024;
+
+// Checks that body is valid JSON within kMaxJsonDepth and kMaxJsonElements,
+// without building the value, so a hostile body is rejected before it takes
+// memory. An empty body passes. Fails with kInvalidArgument naming the limit.
+Status CheckJsonLimits(std::string_view body);
+
+// Parses body as a JSON object after CheckJsonLimits. An empty body is an
+// empty object.
 Result<boost::json::object> ParseBodyObject(std::string_view body);
 
 // Fails naming the first field of object that is not in known.

@@ -45,6 +45,8 @@ inline constexpr std::string_view kSignatureDomain = "escrow-gateway/v1\n";
 // Largest request body the gateway parses. An envelope is 81 bytes (108 in
 // base64), so a valid body is well under 1 KiB.
 inline constexpr size_t kMaxBodyBytes = 16 * 1024;
+// Largest request header a device sends is well under 1 KiB.
+inline constexpr size_t kMaxHeaderBytes = 8 * 1024;
 // Deepest JSON nesting accepted. Valid bodies are flat objects (depth 1).
 inline constexpr size_t kMaxJsonDepth = 4;
 

@@ -4,6 +4,7 @@
 
 #include "ledger/crypto.h"
 #include "ledger/entry.h"
+#include "ledger/key_rotation.h"
 #include "ledger/log.h"
 #include "ledger/merkle_store.h"
 
@@ -81,7 +82,53 @@ Result<std::optional<std::string>> FirstCheckpointCovering(const Store& store, u
 }
 
 Checkpointer::Checkpointer(Store* store, const SigningKey* key, Options options)
-    : store_(store), key_(key), options_(options) {}
+    : store_(store), options_(options) {
+  auto first = std::make_shared<const SigningKey>(key->Clone());
+  lookup_ = [first, keys_dir = store->keys_dir()](
+                std::string_view key_id) -> std::shared_ptr<const SigningKey> {
+    if (key_id == first->key_id()) return first;
+    // After a rotation commits, keys/ledger-signing.key contains the new key.
+    auto current = SigningKey::Load(keys_dir);
+    if (!current.ok() || current->key_id() != key_id) return nullptr;
+    return std::make_shared<const SigningKey>(std::move(*current));
+  };
+}
+
+Checkpointer::Checkpointer(Store* store, SigningKeyLookup lookup, Options options)
+    : store_(store), lookup_(std::move(lookup)), options_(options) {}
+
+Result<std::shared_ptr<const SigningKey>> Checkpointer::KeyInForceAt(uint64_t size) const {
+  // Step 1: the key id the ledger names for the entry after `size`.
+  std::string key_id;
+  if (size == 0) {
+    auto first = LoadLedgerPublicKey(store_->keys_dir());
+    if (!first.ok()) return first.status();
+    key_id = KeyIdOf(*first);
+  } else {
+    auto bytes = store_->ReadEntry(size);
+    if (!bytes.ok()) return bytes.status();
+    if (!bytes->has_value()) return Internal("entry " + std::to_string(size) + " is missing");
+    auto decoded = DecodeEntry(**bytes);
+    if (!decoded.ok()) return decoded.status();
+    auto in_force = KeyIdInForceAfter(decoded->entry);
+    if (!in_force.ok()) return in_force.status();
+    key_id = std::move(*in_force);
+  }
+
+  // Step 2: this process must hold that key.
+  std::shared_ptr<const SigningKey> key = lookup_(key_id);
+  if (key == nullptr) {
+    return FailedPrecondition("the checkpoint at tree size " + std::to_string(size) +
+                              " must be signed by key " + key_id +
+                              ", which this process does not hold");
+  }
+  return key;
+}
+
+std::string Checkpointer::Origin(const SigningKey& key_in_force) const {
+  auto first = LoadLedgerPublicKey(store_->keys_dir());
+  return first.ok() ? CheckpointOrigin(*first) : CheckpointOrigin(key_in_force);
+}
 
 Checkpointer::~Checkpointer() { Stop(); }
 
@@ -131,12 +178,14 @@ Result<std::string> Checkpointer::WriteNow() {
   auto root = StoredMerkleRoot(*store_, *size);
   if (!root.ok()) return root.status();
   Checkpoint c;
-  c.origin = CheckpointOrigin(*key_);
+  auto key = KeyInForceAt(*size);
+  if (!key.ok()) return key.status();
+  c.origin = Origin(**key);
   c.tree_size = *size;
   c.root_hash = *root;
   c.time_ns = NowNs();
   c.projection_digest = ProjectionDigest(*store_, snapshot);
-  auto note = SignNote(CheckpointText(c), c.origin, *key_);
+  auto note = SignNote(CheckpointText(c), c.origin, **key);
   if (!note.ok()) return note.status();
   ESCROW_RETURN_IF_ERROR(store_->Put(Cf::kCheckpoints, SeqKey(*size), *note));
   verified_size_ = *size;

@@ -8,6 +8,11 @@
 // did not recompute. The projection digest is taken from the same RocksDB
 // snapshot as the tree size, so it describes the state at exactly that size.
 //
+// A checkpoint is signed by the key in force at its tree size: the key that
+// signs the next entry (KeyIdInForceAfter in ledger/key_rotation.h). Its
+// origin line names the first signing key (keys/ledger-signing.pub), so the
+// origin stays the same across key rotations.
+//
 // Thread safety: WriteNow and the reads are safe from any thread; a mutex
 // serializes checkpoint writes.
 #pragma once
@@ -44,7 +49,13 @@ class Checkpointer {
     int every_seconds = 60;
   };
 
+  // Signs with key, or after a rotation with the key in keys/ledger-signing.key.
+  // NOTE: a checkpoint requested while a rotation commits can fail once,
+  // before the new key file is in place; the lookup constructor has no gap.
   Checkpointer(Store* store, const SigningKey* key, Options options);
+  // Signs with the key lookup returns for the key id in force; escrowd passes
+  // Sequencer::FindSigningKey.
+  Checkpointer(Store* store, SigningKeyLookup lookup, Options options);
   ~Checkpointer();
 
   // Starts the background thread.
@@ -57,9 +68,12 @@ class Checkpointer {
 
  private:
   void Loop();
+  // Returns the key in force at tree size `size` and the origin line.
+  Result<std::shared_ptr<const SigningKey>> KeyInForceAt(uint64_t size) const;
+  std::string Origin(const SigningKey& key_in_force) const;
 
   Store* store_;
-  const SigningKey* key_;
+  SigningKeyLookup lookup_;
   Options options_;
 
   std::mutex write_mu_;            // serializes WriteNow

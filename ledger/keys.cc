@@ -9,14 +9,15 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace escrow::ledger {
 namespace {
 
 constexpr const char* kSigningKeyFile = "ledger-signing.key";
 constexpr const char* kSigningPubFile = "ledger-signing.pub";
-constexpr const char* kMasterKeyFile = "master.key";
-constexpr std::string_view kMasterKeyAadPrefix = "escrow-master-wrap v1";
+constexpr const char* kSigningHistoryFile = "ledger-signing.history";
+constexpr const char* kSigningNextFile = "ledger-signing.next";
 
 std::string Errno() { return std::strerror(errno); }
 
@@ -25,22 +26,52 @@ std::string Trim(std::string s) {
   return s;
 }
 
-// Reads a hex key file of exactly `size` bytes.
-Result<crypto::SecretString> ReadHexKey(const std::string& path, size_t size) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  crypto::SecretString hex(Trim(std::move(*text)));
-  auto bytes = crypto::HexDecode(hex.view());
-  if (!bytes.ok() || bytes->size() != size) {
-    return InvalidArgument("key file " + path + " must hold " + std::to_string(size) +
-                           " bytes in hex");
+std::string HistoryText(const std::vector<SigningKeyRecord>& records) {
+  std::string text;
+  for (const auto& r : records) {
+    text += r.key_id + " " + crypto::HexEncode(r.public_key) + " " +
+            std::to_string(r.rotation_seq) + "\n";
   }
-  return crypto::SecretString(std::move(*bytes));
+  return text;
 }
 
-Status WriteHexKey(const std::string& path, std::string_view key) {
-  crypto::SecretString hex(crypto::HexEncode(key) + "\n");
-  return WriteSecretFile(path, hex.view());
+Status WriteHistory(const std::string& keys_dir, const std::vector<SigningKeyRecord>& records) {
+  return WriteSecretFile(keys_dir + "/" + kSigningHistoryFile, HistoryText(records));
+}
+
+// Parses one history line "<key id> <hex public key> <seq>".
+Result<SigningKeyRecord> ParseHistoryLine(const std::string& path, std::string_view line,
+                                          size_t line_number) {
+  std::string where = path + " line " + std::to_string(line_number);
+  size_t first = line.find(' ');
+  size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
+  if (second == std::string_view::npos) {
+    return InvalidArgument(where + " must be \"<key id> <hex public key> <seq>\"");
+  }
+  SigningKeyRecord record;
+  record.key_id = std::string(line.substr(0, first));
+  auto public_key = crypto::HexDecode(line.substr(first + 1, second - first - 1));
+  if (!public_key.ok() || public_key->size() != crypto::kEd25519KeySize ||
+      KeyIdOf(*public_key) != record.key_id) {
+    return InvalidArgument(where + ": the public key is invalid or does not match the key id");
+  }
+  record.public_key = std::move(*public_key);
+  std::string seq(line.substr(second + 1));
+  char* end = nullptr;
+  record.rotation_seq = std::strtoull(seq.c_str(), &end, 10);
+  if (seq.empty() || *end != '\0') return InvalidArgument(where + ": the seq is invalid");
+  return record;
+}
+
+// Flushes a directory with fsync so that a rename in it survives a crash.
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Unavailable("cannot open " + dir + ": " + Errno());
+  bool ok = ::fsync(fd) == 0;
+  std::string error = ok ? "" : Errno();
+  ::close(fd);
+  if (!ok) return Unavailable("cannot sync " + dir + ": " + error);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -91,6 +122,23 @@ bool FileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+Result<crypto::SecretString> ReadHexKeyFile(const std::string& path, size_t size) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  crypto::SecretString hex(Trim(std::move(*text)));
+  auto bytes = crypto::HexDecode(hex.view());
+  if (!bytes.ok() || bytes->size() != size) {
+    return InvalidArgument("key file " + path + " must contain " + std::to_string(size) +
+                           " bytes in hex");
+  }
+  return crypto::SecretString(std::move(*bytes));
+}
+
+Status WriteHexKeyFile(const std::string& path, std::string_view key) {
+  crypto::SecretString hex(crypto::HexEncode(key) + "\n");
+  return WriteSecretFile(path, hex.view());
+}
+
 std::string KeyIdOf(std::string_view public_key) {
   return "ed25519:" + crypto::HexEncode(crypto::Sha256(public_key).substr(0, 8));
 }
@@ -99,14 +147,36 @@ Result<SigningKey> SigningKey::LoadOrCreate(const std::string& keys_dir) {
   ESCROW_RETURN_IF_ERROR(EnsurePrivateDir(keys_dir));
   std::string key_path = keys_dir + "/" + kSigningKeyFile;
   std::string pub_path = keys_dir + "/" + kSigningPubFile;
+
+  // First start: the first key is the trust anchor and the whole history.
   if (!FileExists(key_path)) {
-    crypto::KeyPair pair = crypto::GenerateEd25519();
-    ESCROW_RETURN_IF_ERROR(WriteHexKey(key_path, pair.private_key.view()));
-    ESCROW_RETURN_IF_ERROR(WriteSecretFile(pub_path, crypto::HexEncode(pair.public_key) + "\n"));
+    if (FileExists(pub_path)) {
+      return FailedPrecondition(key_path + " is missing but " + pub_path +
+                                " exists; restore the signing key file from a backup");
+    }
+    SigningKey key = Generate();
+    ESCROW_RETURN_IF_ERROR(WriteHexKeyFile(key_path, key.private_key_.view()));
+    ESCROW_RETURN_IF_ERROR(WriteSecretFile(pub_path, crypto::HexEncode(key.public_key()) + "\n"));
+    ESCROW_RETURN_IF_ERROR(WriteHistory(keys_dir, {{key.key_id(), key.public_key(), 0}}));
   }
-  auto priv = ReadHexKey(key_path, crypto::kEd25519KeySize);
+
+  auto priv = ReadHexKeyFile(key_path, crypto::kEd25519KeySize);
   if (!priv.ok()) return priv.status();
   return FromPrivate(std::move(*priv));
+}
+
+Result<SigningKey> SigningKey::Load(const std::string& keys_dir) {
+  auto priv = ReadHexKeyFile(keys_dir + "/" + kSigningKeyFile, crypto::kEd25519KeySize);
+  if (!priv.ok()) return priv.status();
+  return FromPrivate(std::move(*priv));
+}
+
+SigningKey SigningKey::Generate() {
+  return FromPrivate(std::move(crypto::GenerateEd25519().private_key));
+}
+
+SigningKey SigningKey::Clone() const {
+  return FromPrivate(crypto::SecretString(private_key_.str()));
 }
 
 SigningKey SigningKey::FromPrivate(crypto::SecretString private_key) {
@@ -134,40 +204,82 @@ Result<std::string> LoadLedgerPublicKey(const std::string& keys_dir) {
   return std::move(*bytes);
 }
 
-Result<MasterKey> MasterKey::LoadOrCreate(const std::string& keys_dir) {
-  ESCROW_RETURN_IF_ERROR(EnsurePrivateDir(keys_dir));
-  std::string path = keys_dir + "/" + kMasterKeyFile;
-  if (!FileExists(path)) {
-    crypto::SecretString key(crypto::RandomBytes(crypto::kAesKeySize));
-    ESCROW_RETURN_IF_ERROR(WriteHexKey(path, key.view()));
+Result<std::vector<SigningKeyRecord>> ReadSigningKeyHistory(const std::string& keys_dir) {
+  auto anchor = LoadLedgerPublicKey(keys_dir);
+  if (!anchor.ok()) return anchor.status();
+  std::string path = keys_dir + "/" + kSigningHistoryFile;
+  if (!FileExists(path)) return std::vector<SigningKeyRecord>{{KeyIdOf(*anchor), *anchor, 0}};
+
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::vector<SigningKeyRecord> records;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (line.empty()) continue;
+    auto record = ParseHistoryLine(path, line, records.size() + 1);
+    if (!record.ok()) return record.status();
+    records.push_back(std::move(*record));
   }
-  auto key = ReadHexKey(path, crypto::kAesKeySize);
-  if (!key.ok()) return key.status();
-  return FromBytes(std::move(*key));
-}
-
-MasterKey MasterKey::FromBytes(crypto::SecretString key) {
-  MasterKey master;
-  master.key_ = std::move(key);
-  return master;
-}
-
-Result<std::string> MasterKey::Wrap(std::string_view aad, std::string_view plaintext) const {
-  std::string nonce = crypto::RandomBytes(crypto::kGcmNonceSize);
-  std::string full_aad = std::string(kMasterKeyAadPrefix) + std::string(aad);
-  auto sealed = crypto::Aes256GcmSeal(key_.view(), nonce, full_aad, plaintext);
-  if (!sealed.ok()) return sealed.status();
-  return nonce + *sealed;
-}
-
-Result<crypto::SecretString> MasterKey::Unwrap(std::string_view aad,
-                                               std::string_view wrapped) const {
-  if (wrapped.size() < crypto::kGcmNonceSize + crypto::kGcmTagSize) {
-    return InvalidArgument("wrapped key is too short");
+  if (records.empty() || records.front().public_key != *anchor) {
+    return InvalidArgument(path + " must start with the key of " + kSigningPubFile);
   }
-  std::string full_aad = std::string(kMasterKeyAadPrefix) + std::string(aad);
-  return crypto::Aes256GcmOpen(key_.view(), wrapped.substr(0, crypto::kGcmNonceSize), full_aad,
-                               wrapped.substr(crypto::kGcmNonceSize));
+  return records;
+}
+
+Status WriteNextSigningKey(const std::string& keys_dir, const SigningKey& key) {
+  return WriteHexKeyFile(keys_dir + "/" + kSigningNextFile, key.private_key_.view());
+}
+
+Status CommitNextSigningKey(const std::string& keys_dir, const SigningKey& key,
+                            uint64_t rotation_seq) {
+  std::string next_path = keys_dir + "/" + kSigningNextFile;
+  std::string key_path = keys_dir + "/" + kSigningKeyFile;
+
+  // Step 1: the .next file must contain this key.
+  auto next = ReadHexKeyFile(next_path, crypto::kEd25519KeySize);
+  if (!next.ok()) return next.status();
+  auto next_public = crypto::Ed25519PublicFromPrivate(next->view());
+  if (!next_public.ok() || KeyIdOf(*next_public) != key.key_id()) {
+    return FailedPrecondition(next_path + " does not contain the signing key " + key.key_id());
+  }
+
+  // Step 2: record the key in the history (once, so a retry after a crash
+  // between the steps does not add it twice).
+  auto history = ReadSigningKeyHistory(keys_dir);
+  if (!history.ok()) return history.status();
+  if (history->back().key_id != key.key_id()) {
+    history->push_back({key.key_id(), key.public_key(), rotation_seq});
+    ESCROW_RETURN_IF_ERROR(WriteHistory(keys_dir, *history));
+  }
+
+  // Step 3: the new key replaces the old private key on disk.
+  if (::rename(next_path.c_str(), key_path.c_str()) != 0) {
+    return Unavailable("cannot rename " + next_path + " to " + key_path + ": " + Errno());
+  }
+  return SyncDir(keys_dir);
+}
+
+void DiscardNextSigningKey(const std::string& keys_dir) {
+  std::string next_path = keys_dir + "/" + kSigningNextFile;
+  ::unlink(next_path.c_str());
+}
+
+Result<SigningKey> RecoverNextSigningKey(const std::string& keys_dir, std::string_view key_id,
+                                         uint64_t rotation_seq) {
+  std::string next_path = keys_dir + "/" + kSigningNextFile;
+  if (!FileExists(next_path)) return NotFound(next_path + " does not exist");
+  auto next = ReadHexKeyFile(next_path, crypto::kEd25519KeySize);
+  if (!next.ok()) return next.status();
+  SigningKey key = SigningKey::FromPrivate(std::move(*next));
+  if (key.key_id() != key_id) {
+    return NotFound(next_path + " contains the key " + key.key_id() + ", not " +
+                    std::string(key_id));
+  }
+  ESCROW_RETURN_IF_ERROR(CommitNextSigningKey(keys_dir, key, rotation_seq));
+  return key;
 }
 
 }  // namespace escrow::ledger

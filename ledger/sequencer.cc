@@ -12,6 +12,11 @@
 namespace escrow::ledger {
 namespace {
 
+// The kUnavailable message of every command in a group whose write failed.
+constexpr std::string_view kCommitFailedMessage =
+    "the ledger cannot commit right now (the disk may be full or failing), so nothing was "
+    "recorded and nothing was released; try again later";
+
 int64_t SystemNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -65,6 +70,8 @@ Sequencer::Sequencer(Store* store, const SigningKey* key, Applier applier, Optio
   if (!options_.clock) options_.clock = SystemNowNs;
   if (options_.max_group_size == 0) options_.max_group_size = 1;
   prev_hash_.assign(crypto::kSha256Size, '\0');
+  current_key_ = std::make_shared<const SigningKey>(key->Clone());
+  known_keys_.push_back(current_key_);
 }
 
 Sequencer::~Sequencer() { Stop(); }
@@ -83,10 +90,11 @@ Status Sequencer::Start() {
     }
     prev_hash_ = LeafHash(decoded->body);
     last_time_ns_ = decoded->entry.time_ns;
+    ESCROW_RETURN_IF_ERROR(AdoptKeyInForce(decoded->entry));
   }
   next_seq_ = *last + 1;
   committed_seq_ = *last;
-  Logger("ledger")->info("sequencer started at seq {} with key {}", next_seq_, key_->key_id());
+  Logger("ledger")->info("sequencer started at seq {} with key {}", next_seq_, signing_key()->key_id());
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
 }
@@ -177,12 +185,13 @@ void Sequencer::CommitGroup(std::deque<Pending>& group) {
   if (batch.GetWriteBatch()->Count() > 0) {
     Status written = store_->Write(batch.GetWriteBatch(), /*sync=*/true);
     if (!written.ok()) {
-      Logger("ledger")->error("group commit of {} commands failed: {}", group.size(),
-                              written.message());
+      // The store logs the change to "not writable" once; this repeats per group.
+      Logger("ledger")->debug("group commit of {} commands at seq {} failed: {}", group.size(),
+                              group_start_seq, written.message());
       next_seq_ = group_start_seq;
       prev_hash_ = group_start_hash;
       for (auto& r : results) {
-        if (r.ok()) r = Unavailable("the ledger cannot commit right now; nothing was recorded");
+        if (r.ok()) r = Unavailable(std::string(kCommitFailedMessage));
       }
     } else {
       last_time_ns_ = now;
@@ -190,6 +199,9 @@ void Sequencer::CommitGroup(std::deque<Pending>& group) {
       groups_committed_++;
     }
   }
+
+  // A rotation in this group takes effect (or is dropped) before any waiter hears back.
+  FinishKeyRotation();
 
   // Step 3: complete every waiter's future.
   for (size_t i = 0; i < group.size(); i++) group[i].done.set_value(std::move(results[i]));
@@ -208,11 +220,12 @@ Result<Entry> Sequencer::AppendLocked(Transaction& tx, const EventDraft& draft) 
   e.payload = draft.payload;
   e.origin_request = draft.origin_request;
   e.origin_signature = draft.origin_signature;
-  e.key_id = key_->key_id();
+  const SigningKey& key = KeyForSeq(e.seq);
+  e.key_id = key.key_id();
 
   std::string body = EncodeBody(e);
   std::string leaf = LeafHash(body);
-  auto signature = key_->Sign(SignatureMessage(leaf));
+  auto signature = key.Sign(SignatureMessage(leaf));
   if (!signature.ok()) return signature.status();
   e.signature = *signature;
   body.append(e.signature);

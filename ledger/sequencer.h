@@ -27,7 +27,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "ledger/entry.h"
 #include "ledger/events.h"
@@ -127,6 +129,25 @@ class Sequencer {
   uint64_t committed_seq() const;
   uint64_t groups_committed() const;
 
+  // Signing-key rotation (sequencer_keys.cc; ledger/key_rotation.h builds on it).
+  //
+  // Returns the key that signs the next entry; it changes once a
+  // SigningKeyRotated entry commits. Safe from any thread.
+  std::shared_ptr<const SigningKey> signing_key() const;
+  // Returns the key with key_id among the keys this sequencer has signed with
+  // or staged since it was constructed, or null. Safe from any thread; a
+  // Checkpointer uses it as its SigningKeyLookup.
+  std::shared_ptr<const SigningKey> FindSigningKey(std::string_view key_id) const;
+  // Writes keys/ledger-signing.next, appends draft (a SigningKeyRotated event
+  // naming new_key) signed by the current key, and signs every later entry of
+  // the group with new_key. When the group commits, new_key becomes the key in
+  // force and replaces keys/ledger-signing.key; when it does not, the .next
+  // file is deleted. REQUIRES: called from a command on the sequencer thread,
+  // as that command's last step (a failure after it is not undone). Fails
+  // with kFailedPrecondition when the group already rotated.
+  Result<Entry> AppendKeyRotation(Transaction& tx, std::shared_ptr<const SigningKey> new_key,
+                                  const EventDraft& draft);
+
  private:
   friend class Transaction;
   struct Pending {
@@ -137,6 +158,12 @@ class Sequencer {
   void Loop();
   void CommitGroup(std::deque<Pending>& group);
   Result<Entry> AppendLocked(Transaction& tx, const EventDraft& draft);
+  // Returns the key that signs entry seq: the staged key after a rotation in this group.
+  const SigningKey& KeyForSeq(uint64_t seq);
+  // Makes a staged key the key in force once the group's write succeeded, or drops it.
+  void FinishKeyRotation();
+  // Makes the key that the ledger head names the key in force (called by Start).
+  Status AdoptKeyInForce(const Entry& head);
 
   Store* store_;
   const SigningKey* key_;
@@ -156,6 +183,15 @@ class Sequencer {
 
   std::atomic<uint64_t> committed_seq_{0};
   std::atomic<uint64_t> groups_committed_{0};
+
+  // Signing keys. current_key_ is written only by the sequencer thread (and
+  // Start), under key_mu_; other threads read it under key_mu_.
+  mutable std::mutex key_mu_;
+  std::shared_ptr<const SigningKey> current_key_;                // guarded by key_mu_
+  std::vector<std::shared_ptr<const SigningKey>> known_keys_;    // guarded by key_mu_
+  // Owned by the sequencer thread: a rotation appended in the current group.
+  std::shared_ptr<const SigningKey> staged_key_;
+  uint64_t staged_seq_ = 0;  // seq of the staged SigningKeyRotated entry
 };
 
 }  // namespace escrow::ledger

@@ -18,14 +18,25 @@
 //   operational           device counters, last check-ins, sessions; disposable
 //   merkle                stored Merkle tree nodes (ledger/merkle_store.h)
 //
-// Thread safety: Store is safe to use from any thread; RocksDB synchronizes.
+// Write failures (fail-closed): when a write fails (a full disk, an I/O
+// error, RocksDB's read-only mode after a background error), the store
+// counts as not writable until a write or DB::Resume() succeeds. Every write
+// made while it is not writable first calls TryResume(), so writing resumes
+// without a restart once space returns. Reads keep working throughout. The
+// "ledger" logger records each change of state once, not every failed write.
+//
+// Thread safety: Store is safe to use from any thread; RocksDB synchronizes,
+// the write state is atomic and resume_mu_ serializes DB::Resume() calls.
 // Only the sequencer writes to ledger and projection.* column families.
 #pragma once
 
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +65,21 @@ const char* CfName(Cf cf);
 
 // The projection column families, in a fixed order (for rebuild and compare).
 const std::vector<Cf>& ProjectionCfs();
+
+// Minimum time between two DB::Resume() attempts while the store is not
+// writable. Each attempt flushes the memtables, so it is not repeated for
+// every request that arrives while the disk is still full.
+constexpr std::chrono::milliseconds kResumeRetryInterval{500};
+
+// Free-space reserve: a write is refused (kUnavailable) while the file
+// system holding the database has less free space than the smaller of
+// kMaxFreeSpaceReserve and 1/kFreeSpaceReserveDivisor of its size. RocksDB
+// then never meets a full disk in the middle of a WAL append, which
+// librocksdb 7.8 cannot resume from without reopening the database.
+constexpr uint64_t kMaxFreeSpaceReserve = 64ull << 20;
+constexpr uint64_t kFreeSpaceReserveDivisor = 20;
+
+class WriteState;
 
 class Store {
  public:
@@ -86,6 +112,19 @@ class Store {
 
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf) const;
 
+  // Returns false from a failed write or RocksDB background error until a
+  // later write or DB::Resume() succeeds, and always for a read-only store.
+  // Does no I/O.
+  bool writable() const;
+  // Calls DB::Resume() and then a small synced write probe (operational CF)
+  // if the store is not writable and kResumeRetryInterval has passed since
+  // the last attempt. Returns writable() afterwards.
+  // NOTE: with librocksdb 7.8, after a WAL append failed with ENOSPC, Resume()
+  // keeps failing even once space returns ("Unable to Sync WAL file ... Seen
+  // error"), so in that case writing resumes only after reopening the DB.
+  // The free-space reserve keeps writes from getting that far.
+  bool TryResume();
+
   // Returns the highest seq in the ledger CF, 0 when empty.
   Result<uint64_t> LastSeq() const;
   // Reads the stored bytes of entry seq.
@@ -93,8 +132,18 @@ class Store {
 
  private:
   Store() = default;
+  // Runs one RocksDB write: resumes first if needed, then records the
+  // outcome in write_state_.
+  Status RunWrite(std::string_view operation, const std::function<rocksdb::Status()>& write);
+  // Fails with kUnavailable while free space is below the reserve.
+  Status CheckFreeSpace() const;
 
   std::string data_dir_;
+  bool read_only_ = false;
+  // Shared with the RocksDB event listener, which may outlive db_ briefly.
+  std::shared_ptr<WriteState> write_state_;
+  std::mutex resume_mu_;
+  std::chrono::steady_clock::time_point last_resume_attempt_;  // guarded by resume_mu_
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

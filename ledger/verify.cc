@@ -140,9 +140,15 @@ bool LedgerVerifier::CheckInOrder(Pending& p) {
     auto rotated = DecodePayload<SigningKeyRotated>(e.payload);
     if (!rotated.ok()) return Fail(seq, rotated.status().message());
     auto next = crypto::Ed25519Key::FromPublic(rotated->new_public_key);
-    if (!next.ok() || KeyIdOf(rotated->new_public_key) != rotated->new_key_id ||
-        !next->Verify(key_id_, rotated->new_key_signature)) {
-      return Fail(seq, "key rotation does not prove possession of the new key");
+    if (!next.ok() || KeyIdOf(rotated->new_public_key) != rotated->new_key_id) {
+      return Fail(seq, "key rotation names an invalid new key");
+    }
+    if (rotated->new_key_id == key_id_) {
+      return Fail(seq, "key rotation names the key already in force, " + key_id_);
+    }
+    if (!next->Verify(key_id_, rotated->new_key_signature)) {
+      return Fail(seq, "key rotation does not prove possession of the new key " +
+                           rotated->new_key_id + ": new_key_signature does not verify");
     }
     keys_.push_back(std::move(*next));
     public_keys_.push_back(rotated->new_public_key);
@@ -166,11 +172,9 @@ bool LedgerVerifier::CheckCheckpointsAt(uint64_t size) {
   for (auto it = begin; it != end; ++it) {
     const std::string& note = it->second;
     std::string origin = note.substr(0, note.find('\n'));
-    Result<std::string> text = InvalidArgument("checkpoint is not signed by any ledger key");
-    for (const auto& public_key : public_keys_) {
-      text = OpenNote(note, origin, public_key);
-      if (text.ok()) break;
-    }
+    // Only the key in force at this size may sign: a checkpoint of a tree
+    // that contains a rotation must use the new key, and one before it the old.
+    Result<std::string> text = OpenNote(note, origin, public_keys_.back());
     std::string where = "checkpoint at tree size " + std::to_string(size);
     if (!text.ok()) return Fail(size, where + ": " + text.status().message());
     auto checkpoint = ParseCheckpointText(*text);

@@ -148,6 +148,12 @@ Result<Retrieval> EscrowService::Retrieve(const Principal& by, const RetrievalRe
     key_id = d.escrow_key_id;
     return Status::Ok();
   });
+  if (run.code() == Code::kUnavailable) {
+    // Fail closed: without a committed audit entry the envelope stays shut.
+    return Unavailable("the ledger cannot record this retrieval right now, so the recovery "
+                       "password of device " + request.device_id +
+                       " was not released; try again later");
+  }
   if (!run.ok()) return run;
   if (!denied.ok()) {
     Log()->info("retrieval for device {} by {} denied: {}", request.device_id, by.name,

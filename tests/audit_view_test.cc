@@ -37,7 +37,7 @@ class FleetLedger {
  public:
   FleetLedger() {
     REQUIRE(server_.Start(dir_.path() + "/data", kAdminPassword));
-    api_ = std::make_unique<http::Client>("127.0.0.1", server_.api_port());
+    api_ = std::make_unique<http::Client>(server_.ApiClient());
     RunFleet();
     admin_token = Login("admin", kAdminPassword);
     CreateAccount("hd", "helpdesk");

@@ -107,7 +107,7 @@ TEST_CASE("single-device commands in sequence", "[fleet]") {
   std::string state = dir.path() + "/phone.json";
 
   // The admin registers the device through the API.
-  http::Client api("127.0.0.1", server.api_port());
+  http::Client api = server.ApiClient();
   std::string token = std::string(
       AdminCall(api, "", "POST", "/v1/sessions",
                 R"({"username": "admin", "password": "fleet-test-admin-password"})")

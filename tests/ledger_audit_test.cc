@@ -76,7 +76,7 @@ std::string CopyFleet(const testing::TempDir& dir, const std::string& name) {
 class AdminClient {
  public:
   explicit AdminClient(const testing::EscrowdProcess& server)
-      : client_("127.0.0.1", server.api_port()) {
+      : client_(server.ApiClient()) {
     json::object login{{"username", "admin"}, {"password", kAdminPassword}};
     auto reply = client_.Send("POST", "/v1/sessions", json::serialize(login));
     REQUIRE(reply.ok());

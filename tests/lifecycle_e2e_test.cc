@@ -39,7 +39,7 @@ struct Setup {
 
   Setup() {
     REQUIRE(server.Start(data_dir, kAdminPassword));
-    api = std::make_unique<http::Client>("127.0.0.1", server.api_port());
+    api = std::make_unique<http::Client>(server.ApiClient());
     Reply session = Call("POST", "/v1/sessions",
                          std::string(R"({"username": "admin", "password": ")") + kAdminPassword +
                              "\"}");
@@ -147,7 +147,7 @@ TEST_CASE("reset mode switch and back", "[lifecycle]") {
   {
     auto identity = device::LoadDeviceIdentity(s.state);
     REQUIRE(identity.ok());
-    http::Client gateway("127.0.0.1", s.server.gateway_port());
+    http::Client gateway = s.server.GatewayClient();
     device::GatewayClient client(&gateway, &*identity, s.state);
     auto escrow = client.EscrowNewPassword();
     CHECK(escrow.status().code() == Code::kFailedPrecondition);

@@ -90,7 +90,9 @@ bool EscrowdProcess::Start(const std::string& data_dir, const std::string& admin
   fs::remove(ports_file);
   std::vector<std::string> argv = {BinaryPath("escrowd"), "--data-dir",  data_dir,
                                    "--api-listen",        "127.0.0.1:0", "--gateway-listen",
-                                   "127.0.0.1:0",         "--ports-file", ports_file};
+                                   "127.0.0.1:0",         "--ports-file", ports_file,
+                                   // Cheap password hashes keep account setup fast.
+                                   "--password-hash-log-n", "14"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(argv, {{"ESCROW_ADMIN_PASSWORD", admin_password}}, log_path_);
   if (pid_ < 0) return false;
@@ -109,6 +111,8 @@ bool EscrowdProcess::Start(const std::string& data_dir, const std::string& admin
       if (!ec && value.is_object()) {
         api_port_ = static_cast<uint16_t>(value.at("api").to_number<int>());
         gateway_port_ = static_cast<uint16_t>(value.at("gateway").to_number<int>());
+        ca_file_ = data_dir + "/keys/tls-ca.pem";
+        ::setenv("ESCROW_CA_FILE", ca_file_.c_str(), 1);
         return true;
       }
     }
@@ -116,6 +120,16 @@ bool EscrowdProcess::Start(const std::string& data_dir, const std::string& admin
   }
   Stop();
   return false;
+}
+
+http::Client EscrowdProcess::ApiClient() const {
+  return http::Client("127.0.0.1", api_port_, std::chrono::seconds(60),
+                      http::ClientTls::WithCaFile(ca_file_));
+}
+
+http::Client EscrowdProcess::GatewayClient() const {
+  return http::Client("127.0.0.1", gateway_port_, std::chrono::seconds(60),
+                      http::ClientTls::WithCaFile(ca_file_));
 }
 
 int EscrowdProcess::Stop() {

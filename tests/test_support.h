@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/http/http.h"
 #include "ledger/keys.h"
 #include "ledger/store.h"
 
@@ -45,7 +46,10 @@ std::string BinaryPath(const std::string& name);
 std::string SourcePath(const std::string& relative);
 
 // escrowd started as a child process on 127.0.0.1 with port 0 for both
-// listeners. Start waits until escrowd has written its ports file.
+// listeners. Start waits until escrowd has written its ports file. Both
+// listeners speak TLS with the certificate of escrowd's local CA; Start also
+// sets ESCROW_CA_FILE in this process's environment, so escrowctl and
+// escrow-device started by the test verify the server with that CA.
 class EscrowdProcess {
  public:
   EscrowdProcess() = default;
@@ -65,12 +69,18 @@ class EscrowdProcess {
   std::string api_address() const { return "127.0.0.1:" + std::to_string(api_port_); }
   std::string gateway_address() const { return "127.0.0.1:" + std::to_string(gateway_port_); }
   std::string log_path() const { return log_path_; }
+  // The generated CA certificate, DATA_DIR/keys/tls-ca.pem.
+  std::string ca_file() const { return ca_file_; }
+  // HTTPS clients of the two listeners that trust ca_file().
+  http::Client ApiClient() const;
+  http::Client GatewayClient() const;
 
  private:
   pid_t pid_ = -1;
   uint16_t api_port_ = 0;
   uint16_t gateway_port_ = 0;
   std::string log_path_;
+  std::string ca_file_;
 };
 
 struct CommandResult {

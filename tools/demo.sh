@@ -5,6 +5,9 @@
 # audit view, verifies the ledger offline and rebuilds the projections.
 # Exits 0 only if every step succeeded.
 #
+# The demo server hashes account passwords at scrypt N = 2^14 and turns the
+# rate limits off, because 200 owners sign in from one address within a minute.
+#
 # Environment: ESCROW_DEMO_DEVICES (default 200), ESCROW_DEMO_DIR (default a
 # new directory under /tmp, kept afterwards so it can be inspected).
 set -euo pipefail
@@ -26,7 +29,8 @@ helpdesk_password=$(openssl rand -hex 12)
 step "Starting escrowd on $data"
 ESCROW_ADMIN_PASSWORD="$admin_password" "$bin/escrowd" --data-dir "$data" \
   --api-listen 127.0.0.1:0 --gateway-listen 127.0.0.1:0 \
-  --ports-file "$data/ports.json" >"$data/escrowd.log" 2>&1 &
+  --ports-file "$data/ports.json" --password-hash-log-n 14 --no-rate-limits \
+  >"$data/escrowd.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -36,8 +40,10 @@ for _ in $(seq 1 100); do
 done
 api_port=$(sed -E 's/.*"api": ([0-9]+).*/\1/' "$data/ports.json")
 gateway_port=$(sed -E 's/.*"gateway": ([0-9]+).*/\1/' "$data/ports.json")
-echo "API on 127.0.0.1:$api_port, device gateway on 127.0.0.1:$gateway_port (log: $data/escrowd.log)"
+echo "API on https://127.0.0.1:$api_port, device gateway on https://127.0.0.1:$gateway_port (log: $data/escrowd.log)"
+echo "Clients verify the server with the local CA certificate $data/keys/tls-ca.pem"
 
+export ESCROW_CA_FILE="$data/keys/tls-ca.pem"
 export ESCROW_SERVER="127.0.0.1:$api_port"
 export ESCROW_GATEWAY="127.0.0.1:$gateway_port"
 export ESCROW_USER=admin

@@ -34,6 +34,8 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr size_t kDefaultConcurrency = 32;
 constexpr size_t kDefaultDropEvery = 10;
+// Timeout of one request to the gateway.
+constexpr std::chrono::seconds kDeviceRequestTimeout{30};
 
 constexpr const char* kUsage =
     "usage: escrow-device COMMAND [options]\n"
@@ -51,7 +53,8 @@ constexpr const char* kUsage =
     "\n"
     "The gateway address comes from --gateway or ESCROW_GATEWAY (host:port). fleet\n"
     "also needs the API: --server or ESCROW_SERVER, and admin credentials --user and\n"
-    "--password or ESCROW_USER and ESCROW_PASSWORD.\n";
+    "--password or ESCROW_USER and ESCROW_PASSWORD. Both are HTTPS: --ca-file or\n"
+    "ESCROW_CA_FILE names the CA certificate that verifies the server.\n";
 
 // A usage error: printed with the usage text, exit code 2.
 struct UsageError : std::runtime_error {
@@ -74,7 +77,13 @@ Endpoint EndpointOf(const po::variables_map& vm, const char* option, const char*
   std::string text = OptionOrEnv(vm, option, env);
   auto parsed = escrow::http::ParseHostPort(text);
   if (!parsed.ok()) throw UsageError(fmt::format("--{}: {}", option, parsed.status().message()));
-  return Endpoint{parsed->first, parsed->second};
+  std::string ca_file;
+  if (vm.count("ca-file")) {
+    ca_file = vm["ca-file"].as<std::string>();
+  } else if (const char* value = std::getenv("ESCROW_CA_FILE"); value != nullptr) {
+    ca_file = value;
+  }
+  return Endpoint{parsed->first, parsed->second, escrow::http::ClientTls::WithCaFile(ca_file)};
 }
 
 int Fail(const Status& status) {
@@ -124,7 +133,8 @@ Result<std::unique_ptr<LoadedDevice>> LoadDevice(const po::variables_map& vm,
     return escrow::FailedPrecondition(fmt::format("device in {} has not enrolled", state));
   }
   return std::unique_ptr<LoadedDevice>(
-      new LoadedDevice{std::move(identity).value(), escrow::http::Client(gateway.host, gateway.port)});
+      new LoadedDevice{std::move(identity).value(), escrow::http::Client(gateway.host, gateway.port, kDeviceRequestTimeout,
+                                                                 gateway.tls)});
 }
 
 int RunEnroll(const po::variables_map& vm) {
@@ -147,7 +157,7 @@ int RunEnroll(const po::variables_map& vm) {
   DeviceIdentity identity = escrow::device::NewDeviceIdentity(device_id);
   identity.os_version = vm["os-version"].as<std::string>();
   identity.client_version = vm["client-version"].as<std::string>();
-  escrow::http::Client http(gateway.host, gateway.port);
+  escrow::http::Client http(gateway.host, gateway.port, kDeviceRequestTimeout, gateway.tls);
   GatewayClient client(&http, &identity, state);
   auto reply = client.Enroll(token);
   if (!reply.ok()) {
@@ -300,6 +310,9 @@ po::options_description Options() {
   options.add_options()
       ("help,h", "print this help")
       ("gateway", po::value<std::string>(), "device gateway host:port")
+      ("ca-file", po::value<std::string>(),
+       "PEM certificate of the CA that issued the server's TLS certificate (or "
+       "$ESCROW_CA_FILE; default: the system's trusted CAs)")
       ("server", po::value<std::string>(), "API host:port (fleet)")
       ("user", po::value<std::string>(), "admin user name (fleet)")
       ("password", po::value<std::string>(), "admin password (fleet)")

@@ -49,8 +49,8 @@ struct DeviceRun {
 // A worker thread's connections: one http::Client per server.
 struct Worker {
   explicit Worker(const FleetOptions& options)
-      : api(options.api.host, options.api.port, kRequestTimeout),
-        gateway(options.gateway.host, options.gateway.port, kRequestTimeout),
+      : api(options.api.host, options.api.port, kRequestTimeout, options.api.tls),
+        gateway(options.gateway.host, options.gateway.port, kRequestTimeout, options.gateway.tls),
         admin(&api) {}
   http::Client api;
   http::Client gateway;

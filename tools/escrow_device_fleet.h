@@ -9,13 +9,16 @@
 #include <cstdint>
 #include <string>
 
+#include "api/http/http.h"
 #include "ledger/crypto.h"
 
 namespace escrow::device {
 
+// A server address and how to verify its TLS certificate.
 struct Endpoint {
   std::string host;
   uint16_t port = 0;
+  http::ClientTls tls;
 };
 
 struct FleetOptions {

@@ -43,6 +43,7 @@ Server commands (sign in with --server HOST:PORT --user NAME, password from
   request-rotation --device ID
   retire --device ID --yes        (irreversible: destroys the device's escrow key)
   checkpoint                      (sign a checkpoint of the ledger now; auditor or admin)
+  rotate-signing-key              (new ledger signing key from the next entry on; admin)
 
 Offline commands:
   verify --data-dir DIR | --ledger FILE [--public-key HEX|FILE]
@@ -57,6 +58,9 @@ Offline commands:
   export --out FILE (--data-dir DIR | --server HOST:PORT --user NAME)
   replay --ledger FILE [--until-seq S | --until-time T]
   rebuild-projections --data-dir DIR [--replace]
+  protect-master-key --data-dir DIR
+      (encrypts keys/master.key under the passphrase in $ESCROW_MASTER_PASSPHRASE,
+       or one typed twice on the terminal; escrowd then needs that variable)
 
 Every command that prints data accepts --json.
 )";
@@ -70,6 +74,9 @@ po::options_description AllOptions() {
       ("help,h", "print this help")
       ("command", po::value<std::string>(), "the command to run")
       ("server", po::value<std::string>(), "API address HOST:PORT (or $ESCROW_SERVER)")
+      ("ca-file", po::value<std::string>(),
+       "PEM certificate of the CA that issued the server's TLS certificate (or "
+       "$ESCROW_CA_FILE; default: the system's trusted CAs)")
       ("user", po::value<std::string>(), "account to sign in as (or $ESCROW_USER)")
       ("password", po::value<std::string>(), "sign-in password (or $ESCROW_PASSWORD)")
       ("json", "print JSON")
@@ -129,6 +136,8 @@ Settings ToSettings(const po::variables_map& vm) {
   settings.json = vm.count("json") > 0;
   settings.server = vm.count("server") ? vm["server"].as<std::string>() : EnvOr("ESCROW_SERVER", "");
   settings.user = vm.count("user") ? vm["user"].as<std::string>() : EnvOr("ESCROW_USER", "");
+  settings.ca_file =
+      vm.count("ca-file") ? vm["ca-file"].as<std::string>() : EnvOr("ESCROW_CA_FILE", "");
 
   // For add-account, --password is the new account's password.
   bool new_account = settings.command == "add-account";
@@ -143,7 +152,7 @@ Settings ToSettings(const po::variables_map& vm) {
 
   for (const auto& [name, value] : vm) {
     if (name == "command" || name == "server" || name == "user" || name == "password" ||
-        name == "json" || name == "help") {
+        name == "json" || name == "help" || name == "ca-file") {
       continue;
     }
     settings.values[name] = kFlagOptions.count(name) ? "1" : value.as<std::string>();
@@ -172,6 +181,7 @@ int Run(int argc, char** argv) {
   if (settings.command == "verify-consistency") return RunVerifyConsistency(settings);
   if (settings.command == "verify-checkpoint") return RunVerifyCheckpoint(settings);
   if (settings.command == "replay") return RunReplay(settings);
+  if (settings.command == "protect-master-key") return RunProtectMasterKey(settings);
   if (settings.command == "export" && settings.HasValue("data-dir")) return RunExport(settings);
 
   // Step 3: server commands; ask for the password when none was given.

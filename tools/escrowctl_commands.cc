@@ -328,6 +328,7 @@ const std::map<std::string, CommandFn>& Commands() {
       {"request-rotation", RequestRotation},
       {"retire", RetireDevice},
       {"checkpoint", WriteCheckpoint},
+      {"rotate-signing-key", RotateLedgerSigningKey},
   };
   return kCommands;
 }

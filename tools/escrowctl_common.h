@@ -28,6 +28,7 @@ constexpr int kRequestTimeoutMs = 60'000;
 struct Settings {
   std::string command;
   std::string server;  // host:port
+  std::string ca_file;  // PEM CA that issued the server certificate; empty: system roots
   std::string user;
   std::optional<std::string> password;  // login password; wiped by main at exit
   bool json = false;
@@ -107,5 +108,9 @@ int WriteCheckpoint(ApiSession& session, const Settings& settings);
 int RetireDevice(ApiSession& session, const Settings& settings);  // needs --yes
 int ShowValidAt(ApiSession& session, const Settings& settings);
 int ShowReceipts(ApiSession& session, const Settings& settings);
+
+// Key commands (escrowctl_keys.cc).
+int RotateLedgerSigningKey(ApiSession& session, const Settings& settings);
+int RunProtectMasterKey(const Settings& settings);  // offline, --data-dir
 
 }  // namespace escrow::ctl

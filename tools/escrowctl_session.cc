@@ -55,12 +55,9 @@ Result<std::unique_ptr<ApiSession>> ApiSession::Open(const Settings& settings) {
   // Step 1: connect.
   auto address = http::ParseHostPort(settings.server);
   if (!address.ok()) return address.status();
-  if (!http::IsLoopback(address->first)) {
-    std::cerr << "warning: " << address->first
-              << " is not a loopback address and this connection has no TLS\n";
-  }
   http::Client client(address->first, address->second,
-                      std::chrono::milliseconds(kRequestTimeoutMs));
+                      std::chrono::milliseconds(kRequestTimeoutMs),
+                      http::ClientTls::WithCaFile(settings.ca_file));
 
   // Step 2: log in. The body contains the password, so it is wiped after sending.
   json::object credentials;

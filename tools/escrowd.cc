@@ -9,10 +9,12 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/http/http.h"
+#include "api/http/tls.h"
 #include "device-gateway/gateway.h"
 #include "ledger/checkpointer.h"
 #include "ledger/keys.h"
@@ -38,6 +40,11 @@ struct Flags {
   std::string log_level;
   uint64_t checkpoint_every_entries = 0;
   int checkpoint_every_seconds = 0;
+  std::string tls_cert;
+  std::string tls_key;
+  std::vector<std::string> tls_names;
+  uint64_t password_log_n = 0;
+  bool no_rate_limits = false;
 };
 
 // Exit code after --help: ParseFlags returns it to stop, and main maps it to 0.
@@ -61,7 +68,20 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       po::value(&flags.checkpoint_every_entries)->default_value(1000),
       "write a signed checkpoint after this many new entries")(
       "checkpoint-every-seconds", po::value(&flags.checkpoint_every_seconds)->default_value(60),
-      "write a signed checkpoint this often when there are new entries");
+      "write a signed checkpoint this often when there are new entries")(
+      "tls-cert", po::value(&flags.tls_cert),
+      "PEM certificate chain for both listeners (with --tls-key); without it escrowd "
+      "uses a certificate from its own local CA in DIR/keys")(
+      "tls-key", po::value(&flags.tls_key), "PEM private key of --tls-cert")(
+      "tls-name", po::value(&flags.tls_names)->composing(),
+      "extra DNS name or IP address for the generated certificate (repeatable); "
+      "localhost, 127.0.0.1 and ::1 are always included")(
+      "password-hash-log-n", po::value(&flags.password_log_n)->default_value(api::kScryptLogN),
+      "scrypt cost of new account password hashes, N = 2^VALUE (14 to 18); values below "
+      "17 are for tests and demos only")(
+      "no-rate-limits", po::bool_switch(&flags.no_rate_limits),
+      "turn off the login and retrieval rate limits (load tests and demos on one "
+      "address only)");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, options), vm);
@@ -74,6 +94,12 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       return kExitHelp;
     }
     po::notify(vm);
+    if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+      throw po::error("--tls-cert and --tls-key must be given together");
+    }
+    if (Status s = api::ValidatePasswordLogN(flags.password_log_n); !s.ok()) {
+      throw po::error("--password-hash-log-n: " + s.message());
+    }
   } catch (const po::error& e) {
     std::cerr << "escrowd: " << e.what() << "\n\n" << options << "\n";
     return 2;
@@ -88,21 +114,21 @@ void DisableCoreDumps() {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-// Parses a listen address. Until TLS is in place, only loopback is allowed,
-// because recovery passwords would otherwise cross the network in clear text.
+// Parses a listen address.
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& flag,
                                                      const std::string& value) {
   auto host_port = http::ParseHostPort(value);
   if (!host_port.ok()) {
     return InvalidArgument("--" + flag + ": " + host_port.status().message());
   }
-  if (!http::IsLoopback(host_port->first)) {
-    return InvalidArgument("--" + flag + " " + value +
-                           " is not a loopback address; this build serves plain HTTP "
-                           "and listens only on 127.0.0.1, ::1 or localhost until TLS is "
-                           "configured");
-  }
   return host_port;
+}
+
+// Returns the TLS files: the operator's, or the local CA's (created or
+// reissued as needed).
+Result<http::ServerTls> ServerTlsFiles(const Flags& flags, const std::string& keys_dir) {
+  if (!flags.tls_cert.empty()) return http::ServerTls{flags.tls_cert, flags.tls_key};
+  return http::EnsureLocalCertificates(keys_dir, flags.tls_names);
 }
 
 Status WritePortsFile(const std::string& path, uint16_t api_port, uint16_t gateway_port) {
@@ -155,6 +181,8 @@ int main(int argc, char** argv) {
   auto signing_key = ledger::SigningKey::LoadOrCreate((*store)->keys_dir());
   if (!signing_key.ok()) return Fail(signing_key.status());
   auto master_key = ledger::MasterKey::LoadOrCreate((*store)->keys_dir());
+  // Child processes never need the passphrase.
+  ::unsetenv(ledger::kMasterPassphraseEnv);
   if (!master_key.ok()) return Fail(master_key.status());
   log->info("opened data directory {} (ledger key {})", flags.data_dir,
                   signing_key->key_id());
@@ -166,13 +194,24 @@ int main(int argc, char** argv) {
   if (Status s = service.EnsureInitialPolicy(); !s.ok()) return Fail(s);
 
   ledger::Checkpointer checkpointer(
-      store->get(), &*signing_key,
+      store->get(),
+      [&sequencer](std::string_view key_id) { return sequencer.FindSigningKey(key_id); },
       {flags.checkpoint_every_entries, flags.checkpoint_every_seconds});
   checkpointer.Start();
 
   // Step 3: the listeners.
   api::Api::Options api_options;
   api_options.write_checkpoint = [&checkpointer] { return checkpointer.WriteNow(); };
+  api_options.password_log_n = flags.password_log_n;
+  if (flags.no_rate_limits) {
+    api_options.rate_limits = api::RateLimits::Unlimited();
+    log->warn("login and retrieval rate limits are off (--no-rate-limits)");
+  }
+  if (flags.password_log_n < api::kScryptLogN) {
+    log->warn("new password hashes use scrypt N = 2^{}, below the default 2^{} "
+              "(--password-hash-log-n)",
+              flags.password_log_n, api::kScryptLogN);
+  }
   api::Api api(store->get(), &service, &sequencer, std::move(api_options));
   gateway::GatewayMetrics gateway_metrics;
   api.SetMetricsSource([&gateway_metrics] { return gateway_metrics.PrometheusText(); });
@@ -182,17 +221,22 @@ int main(int argc, char** argv) {
                           api_limits);
   http::ServerLimits gateway_limits;
   gateway_limits.max_body_bytes = gateway::kMaxBodyBytes;
+  gateway_limits.max_header_bytes = gateway::kMaxHeaderBytes;
   http::Server gateway_server(
       "gateway", gateway::MakeGatewayHandler(store->get(), &service, &gateway_metrics),
       gateway_limits);
 
+  auto tls = ServerTlsFiles(flags, (*store)->keys_dir());
+  if (!tls.ok()) return Fail(tls.status());
+  if (Status s = api_server.UseTls(*tls); !s.ok()) return Fail(s);
+  if (Status s = gateway_server.UseTls(*tls); !s.ok()) return Fail(s);
   if (Status s = api_server.Listen(api_addr->first, api_addr->second); !s.ok()) return Fail(s);
   if (Status s = gateway_server.Listen(gateway_addr->first, gateway_addr->second); !s.ok()) {
     return Fail(s);
   }
   // The admin account is created only once both listeners are up, so a
   // failed start never consumes the one-time password display.
-  auto admin_password = api::EnsureBootstrapAdmin(store->get(), &service);
+  auto admin_password = api::EnsureBootstrapAdmin(store->get(), &service, flags.password_log_n);
   if (!admin_password.ok()) return Fail(admin_password.status());
   if (admin_password->has_value()) {
     // Printed once to stdout for the operator; never written to the log.
@@ -200,8 +244,11 @@ int main(int argc, char** argv) {
               << "\nStore it now; it is not shown again.\n"
               << std::flush;
   }
-  log->info("API listening on {}:{}, device gateway on {}:{}", api_addr->first,
-            api_server.port(), gateway_addr->first, gateway_server.port());
+  log->info("API listening on https://{}:{}, device gateway on https://{}:{}; clients "
+            "verify the server with {}",
+            api_addr->first, api_server.port(), gateway_addr->first, gateway_server.port(),
+            flags.tls_cert.empty() ? (*store)->keys_dir() + "/" + http::kCaCertFile
+                                   : "the CA that issued " + flags.tls_cert);
   if (!flags.ports_file.empty()) {
     if (Status s = WritePortsFile(flags.ports_file, api_server.port(), gateway_server.port());
         !s.ok()) {

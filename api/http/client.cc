@@ -1,18 +1,25 @@
-// Client: a blocking HTTP/1.1 client on one keep-alive TCP connection.
+// Client: a blocking HTTP/1.1 client on one keep-alive connection, plain TCP
+// or TLS.
 //
 // Every step runs as an asynchronous Beast operation on a private io_context,
 // because tcp_stream's timeouts apply only to asynchronous operations.
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <optional>
 
 #include "api/http/http.h"
+#include "api/http/tls.h"
 #include "ledger/crypto.h"
 
 namespace escrow::http {
@@ -49,21 +56,41 @@ struct Attempted {
   Response response;        // set when kDone
 };
 
+bool IsIpAddress(const std::string& host) {
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
 }  // namespace
 
 // Thread safety: not thread-safe. The owning Client is used by one thread at a time.
 struct Client::Impl {
-  Impl(std::string host_in, uint16_t port_in, std::chrono::milliseconds timeout_in)
-      : host(std::move(host_in)), port(port_in), timeout(timeout_in) {}
+  Impl(std::string host_in, uint16_t port_in, std::chrono::milliseconds timeout_in,
+       ClientTls tls_in)
+      : host(std::move(host_in)), port(port_in), timeout(timeout_in), tls(std::move(tls_in)) {}
 
   Result<Response> Send(bhttp::request<bhttp::string_body>& request);
   Attempted Attempt(bhttp::request<bhttp::string_body>& request, bool reused);
   beast::error_code Connect();
+  beast::error_code Handshake();
   beast::error_code Write(bhttp::request<bhttp::string_body>& request);
   beast::error_code Read(bhttp::response_parser<bhttp::string_body>& parser);
   void Disconnect();
   std::string Address() const;
   Status TransportError(const beast::error_code& ec) const;
+
+  bool connected() const { return plain.has_value() || secure.has_value(); }
+  beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  // Calls f with the engaged stream, TLS or plain.
+  template <class F>
+  void WithStream(F&& f) {
+    if (secure) {
+      f(*secure);
+    } else {
+      f(*plain);
+    }
+  }
 
   // Runs the io_context until the operation started before it completes.
   void RunUntilDone() {
@@ -74,10 +101,14 @@ struct Client::Impl {
   std::string host;
   uint16_t port;
   std::chrono::milliseconds timeout;
+  ClientTls tls;
+  std::shared_ptr<net::ssl::context> tls_context;  // made on first connect
   net::io_context io;
-  std::optional<beast::tcp_stream> stream;  // engaged while connected
+  std::optional<beast::tcp_stream> plain;  // engaged while connected without TLS
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;  // engaged while connected with TLS
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point deadline;
+  std::string tls_error;  // why the TLS context could not be made
 };
 
 std::string Client::Impl::Address() const {
@@ -86,6 +117,7 @@ std::string Client::Impl::Address() const {
 }
 
 Status Client::Impl::TransportError(const beast::error_code& ec) const {
+  if (!tls_error.empty()) return Unavailable("cannot reach " + Address() + ": " + tls_error);
   if (ec == beast::error::timeout) {
     return Unavailable("cannot reach " + Address() + ": no response within " +
                        std::to_string(timeout.count()) + " ms");
@@ -101,39 +133,86 @@ beast::error_code Client::Impl::Connect() {
   if (ec) return ec;
 
   // Connect with the request's deadline.
-  stream.emplace(io);
+  if (tls.enabled) {
+    if (!tls_context) {
+      auto context = MakeClientContext(tls);
+      if (!context.ok()) {
+        tls_error = context.status().message();
+        return net::error::make_error_code(net::error::no_permission);
+      }
+      tls_context = std::move(context).value();
+    }
+    secure.emplace(io, *tls_context);
+  } else {
+    plain.emplace(io);
+  }
   buffer.clear();
-  stream->expires_at(deadline);
-  stream->async_connect(endpoints, [&ec](beast::error_code result, const tcp::endpoint&) {
+  lowest().expires_at(deadline);
+  lowest().async_connect(endpoints, [&ec](beast::error_code result, const tcp::endpoint&) {
     ec = result;
   });
   RunUntilDone();
+  if (!ec && secure) ec = Handshake();
   if (ec) Disconnect();
+  return ec;
+}
+
+beast::error_code Client::Impl::Handshake() {
+  // The certificate must name the host: an IP address or a DNS name (also sent as SNI).
+  SSL* ssl = secure->native_handle();
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  std::string bare = host;
+  if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+  if (IsIpAddress(bare)) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, bare.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_host(param, bare.c_str(), bare.size());
+    SSL_set_tlsext_host_name(ssl, bare.c_str());
+  }
+
+  beast::error_code ec;
+  lowest().expires_at(deadline);
+  secure->async_handshake(net::ssl::stream_base::client,
+                          [&ec](beast::error_code result) { ec = result; });
+  RunUntilDone();
+  if (ec) {
+    long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      tls_error = std::string("the server certificate is not trusted: ") +
+                  X509_verify_cert_error_string(verify);
+    }
+  }
   return ec;
 }
 
 beast::error_code Client::Impl::Write(bhttp::request<bhttp::string_body>& request) {
   beast::error_code ec;
-  stream->expires_at(deadline);
-  bhttp::async_write(*stream, request, [&ec](beast::error_code result, size_t) { ec = result; });
+  lowest().expires_at(deadline);
+  WithStream([&](auto& stream) {
+    bhttp::async_write(stream, request, [&ec](beast::error_code result, size_t) { ec = result; });
+  });
   RunUntilDone();
   return ec;
 }
 
 beast::error_code Client::Impl::Read(bhttp::response_parser<bhttp::string_body>& parser) {
   beast::error_code ec;
-  stream->expires_at(deadline);
-  bhttp::async_read(*stream, buffer, parser, [&ec](beast::error_code result, size_t) { ec = result; });
+  lowest().expires_at(deadline);
+  WithStream([&](auto& stream) {
+    bhttp::async_read(stream, buffer, parser, [&ec](beast::error_code result, size_t) { ec = result; });
+  });
   RunUntilDone();
   return ec;
 }
 
 void Client::Impl::Disconnect() {
-  if (!stream) return;
+  if (!connected()) return;
+  // No close_notify: the server treats a truncated TLS stream like a close.
   beast::error_code ignored;
-  stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream->close();
-  stream.reset();
+  lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  lowest().close();
+  plain.reset();
+  secure.reset();
   io.restart();
   io.poll();  // completes the handlers of the closed socket
 }
@@ -160,7 +239,7 @@ Attempted Client::Impl::Attempt(bhttp::request<bhttp::string_body>& request, boo
     const auto& ec = result.error;
     bool nothing_received = !parser.got_some() && buffer.size() == 0;
     bool closed = ec == bhttp::error::end_of_stream || ec == net::error::connection_reset ||
-                  ec == net::error::eof;
+                  ec == net::error::eof || ec == net::ssl::error::stream_truncated;
     Disconnect();
     bool stale = reused && nothing_received && closed;
     result.outcome = stale ? Outcome::kStaleConnection : Outcome::kFailed;
@@ -183,10 +262,11 @@ Attempted Client::Impl::Attempt(bhttp::request<bhttp::string_body>& request, boo
 
 Result<Response> Client::Impl::Send(bhttp::request<bhttp::string_body>& request) {
   deadline = std::chrono::steady_clock::now() + timeout;
+  tls_error.clear();
   beast::error_code last_error;
   for (int attempt = 0; attempt < 2; ++attempt) {
     // Connect on first use, or again after the server closed the connection.
-    bool reused = stream.has_value();
+    bool reused = connected();
     if (!reused) {
       beast::error_code ec = Connect();
       if (ec) return TransportError(ec);
@@ -200,8 +280,8 @@ Result<Response> Client::Impl::Send(bhttp::request<bhttp::string_body>& request)
   return TransportError(last_error);
 }
 
-Client::Client(std::string host, uint16_t port, std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<Impl>(std::move(host), port, timeout)) {}
+Client::Client(std::string host, uint16_t port, std::chrono::milliseconds timeout, ClientTls tls)
+    : impl_(std::make_unique<Impl>(std::move(host), port, timeout, std::move(tls))) {}
 
 Client::~Client() = default;
 Client::Client(Client&&) noexcept = default;
@@ -230,12 +310,13 @@ Result<Response> Client::Send(const std::string& method, const std::string& targ
 }
 
 void Client::Close() {
-  if (!impl_ || !impl_->stream) return;
+  if (!impl_ || !impl_->connected()) return;
   // A zero linger makes close send a reset, like a dropped network.
   beast::error_code ignored;
-  impl_->stream->socket().set_option(net::socket_base::linger(true, 0), ignored);
-  impl_->stream->close();
-  impl_->stream.reset();
+  impl_->lowest().socket().set_option(net::socket_base::linger(true, 0), ignored);
+  impl_->lowest().close();
+  impl_->plain.reset();
+  impl_->secure.reset();
 }
 
 }  // namespace escrow::http

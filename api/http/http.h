@@ -70,15 +70,42 @@ struct ServerLimits {
   int worker_threads = 32;
   // Time to send one response before the connection is closed.
   std::chrono::seconds write_timeout{30};
+  // Time for the TLS handshake after the connection is accepted.
+  std::chrono::seconds handshake_timeout{10};
+};
+
+// TLS settings of a Server: PEM files of the certificate chain (leaf
+// first) and its private key. See api/http/tls.h for the protocol versions
+// and cipher suites.
+struct ServerTls {
+  std::string cert_chain_file;
+  std::string private_key_file;
+};
+
+// TLS settings of a Client. The server certificate is checked against
+// ca_file (PEM), or against the system's trusted roots when ca_file is
+// empty, and must name the host the client connects to (DNS name or IP
+// address in its subjectAltName).
+struct ClientTls {
+  bool enabled = false;
+  std::string ca_file;
+
+  static ClientTls WithCaFile(std::string ca_file) { return ClientTls{true, std::move(ca_file)}; }
 };
 
 class Server {
  public:
-  // name is used in log lines ("api", "gateway").
+  // name is used in log lines ("api", "gateway"). The server speaks plain
+  // HTTP unless UseTls is called before Listen; escrowd always calls it.
   Server(std::string name, Handler handler, ServerLimits limits);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
+
+  // Loads the certificate and key and makes every later connection TLS.
+  // Fails with kInvalidArgument naming the file that cannot be used, and
+  // with kFailedPrecondition after Listen.
+  Status UseTls(const ServerTls& tls);
 
   // Binds host:port (port 0 picks a free port) and starts accepting. Fails
   // with kInvalidArgument for an unknown host, kUnavailable when the bind
@@ -107,14 +134,16 @@ Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& text);
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopback(const std::string& host);
 
-// A blocking HTTP/1.1 client with keep-alive on one connection. Reconnects
-// once when the server closed an idle connection.
+// A blocking HTTP/1.1 client with keep-alive on one connection, over TLS
+// when tls.enabled. Reconnects once when the server closed an idle
+// connection. A certificate that fails verification is kUnavailable with
+// OpenSSL's reason.
 //
 // Thread safety: one Client per thread.
 class Client {
  public:
   Client(std::string host, uint16_t port,
-         std::chrono::milliseconds timeout = std::chrono::seconds(30));
+         std::chrono::milliseconds timeout = std::chrono::seconds(30), ClientTls tls = {});
   ~Client();
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;

@@ -2,6 +2,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <mutex>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "api/http/http.h"
 #include "api/http/server_context.h"
 #include "api/http/session.h"
+#include "api/http/tls.h"
 #include "ledger/log.h"
 
 namespace escrow::http {
@@ -24,6 +26,7 @@ namespace {
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 using PlainSession = internal::Session<boost::beast::tcp_stream>;
+using TlsSession = internal::Session<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
 
 }  // namespace
 
@@ -113,6 +116,8 @@ struct Server::Impl {
   tcp::acceptor acceptor;
   net::steady_timer retry_timer;
   std::atomic<uint16_t> bound_port{0};
+  // Set by UseTls before Listen, then read-only.
+  std::shared_ptr<net::ssl::context> tls;
   std::mutex lifecycle_mutex;
   std::vector<std::thread> threads;  // GUARDED_BY(lifecycle_mutex)
   bool listening = false;            // GUARDED_BY(lifecycle_mutex)
@@ -169,9 +174,16 @@ void Server::Impl::OnAccept(boost::beast::error_code ec, tcp::socket socket) {
   auto peer = socket.remote_endpoint(peer_ec);
   std::string remote = peer_ec ? std::string("unknown") : peer.address().to_string();
   bool admitted = context->TryAdmit();
-  auto session = std::make_shared<PlainSession>(boost::beast::tcp_stream(std::move(socket)),
-                                                context, admitted, std::move(remote));
-  session->Start();
+  if (tls) {
+    auto session = std::make_shared<TlsSession>(
+        boost::beast::ssl_stream<boost::beast::tcp_stream>(std::move(socket), *tls), context,
+        admitted, std::move(remote));
+    session->Start();
+  } else {
+    auto session = std::make_shared<PlainSession>(boost::beast::tcp_stream(std::move(socket)),
+                                                  context, admitted, std::move(remote));
+    session->Start();
+  }
   DoAccept();
 }
 
@@ -179,6 +191,18 @@ Server::Server(std::string name, Handler handler, ServerLimits limits)
     : impl_(std::make_unique<Impl>(std::move(name), std::move(handler), limits)) {}
 
 Server::~Server() { Stop(); }
+
+Status Server::UseTls(const ServerTls& tls) {
+  std::lock_guard<std::mutex> lock(impl_->lifecycle_mutex);
+  if (impl_->listening || impl_->stopped) {
+    return FailedPrecondition("server \"" + impl_->context->name() +
+                              "\" cannot switch to TLS after it started");
+  }
+  auto context = MakeServerContext(tls);
+  if (!context.ok()) return context.status();
+  impl_->tls = std::move(context).value();
+  return Status::Ok();
+}
 
 Status Server::Listen(const std::string& host, uint16_t port) {
   std::lock_guard<std::mutex> lock(impl_->lifecycle_mutex);
@@ -195,8 +219,9 @@ Status Server::Listen(const std::string& host, uint16_t port) {
   for (int i = 0; i < io_threads; ++i) {
     impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
   }
-  impl_->context->log().info("listening on {}:{} ({} I/O threads, {} worker threads)", host,
-                             this->port(), io_threads, impl_->context->limits().worker_threads);
+  impl_->context->log().info("listening on {}:{} with {} ({} I/O threads, {} worker threads)",
+                             host, this->port(), impl_->tls ? "TLS" : "plain HTTP", io_threads,
+                             impl_->context->limits().worker_threads);
   return Status::Ok();
 }
 

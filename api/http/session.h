@@ -9,12 +9,14 @@
 // An error response (400, 408, 413, 431, 503) is written with
 // "Connection: close" and followed by LingerClose.
 //
-// Session is a template on the stream so that a TLS stream
-// (beast::ssl_stream<beast::tcp_stream>) can replace beast::tcp_stream; all
-// socket and timer calls go through beast::get_lowest_layer.
+// Session is a template on the stream: beast::tcp_stream for plain HTTP, or
+// beast::ssl_stream<beast::tcp_stream> for TLS, which adds a handshake step
+// before WaitForRequest and a close_notify before closing. All socket and
+// timer calls go through beast::get_lowest_layer.
 #pragma once
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -25,8 +27,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "api/http/convert.h"
+#include "api/http/request_guard.h"
 #include "api/http/server_context.h"
 #include "ledger/crypto.h"
 #include "ledger/log.h"
@@ -89,11 +93,33 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
  private:
   using ErrorCode = boost::beast::error_code;
+  static constexpr bool kIsTls = !std::is_same_v<Stream, boost::beast::tcp_stream>;
 
   auto& lowest() { return boost::beast::get_lowest_layer(stream_); }
   const ServerLimits& limits() const { return context_->limits(); }
 
   void OnStart() {
+    if constexpr (kIsTls) {
+      // The handshake gets its own deadline; a 503 also needs it first.
+      lowest().expires_after(limits().handshake_timeout);
+      stream_.async_handshake(
+          boost::asio::ssl::stream_base::server,
+          boost::beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
+    } else {
+      OnConnectionReady();
+    }
+  }
+
+  void OnHandshake(ErrorCode ec) {
+    if (ec) {
+      context_->log().debug("connection {} from {}: TLS handshake failed: {}", *id_,
+                            remote_address_, ec.message());
+      return CloseNow();
+    }
+    OnConnectionReady();
+  }
+
+  void OnConnectionReady() {
     if (admitted_) return DoWaitForRequest();
     context_->log().warn("connection {} from {}: rejected, {} connections are open", *id_,
                          remote_address_, limits().max_connections);
@@ -143,10 +169,37 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     deadline_.expires_after(limits().read_timeout);
     deadline_.async_wait(
         boost::beast::bind_front_handler(&Session::OnReadDeadline, this->shared_from_this()));
+    DoReadHeader();
+  }
 
+  // Reads until the header is complete and checks its raw bytes for request
+  // smuggling (request_guard.h). Only then does the parser read them.
+  void DoReadHeader() {
+    std::string_view received(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    HeaderScan scan = ScanForHeaderEnd(received, limits().max_header_bytes);
+    if (scan.state == HeaderScan::State::kTooLarge) {
+      return OnReadRequest(boost::beast::http::error::header_limit, 0);
+    }
+    if (scan.state == HeaderScan::State::kNeedMore) {
+      return stream_.async_read_some(
+          buffer_.prepare(kFirstReadBytes),
+          boost::beast::bind_front_handler(&Session::OnHeaderBytes, this->shared_from_this()));
+    }
+
+    if (Status guard = CheckRawHeader(received.substr(0, scan.header_bytes)); !guard.ok()) {
+      deadline_.expires_at(std::chrono::steady_clock::time_point::max());
+      context_->log().warn("connection {} from {}: {}", *id_, remote_address_, guard.message());
+      return ReplyError(400, guard.CodeName(), guard.message());
+    }
     boost::beast::http::async_read(
         stream_, buffer_, *parser_,
         boost::beast::bind_front_handler(&Session::OnReadRequest, this->shared_from_this()));
+  }
+
+  void OnHeaderBytes(ErrorCode ec, size_t bytes) {
+    if (ec) return OnReadRequest(ec, 0);
+    buffer_.commit(bytes);
+    DoReadHeader();
   }
 
   void OnReadDeadline(ErrorCode ec) {
@@ -264,8 +317,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   // --- Closing. ---
 
-  // TODO: a TLS stream needs async_shutdown (close_notify) before this.
   void DoLingerClose() {
+    if constexpr (kIsTls) {
+      // close_notify, then wait (bounded) for the peer's; either way close.
+      lowest().expires_after(kLingerTimeout);
+      stream_.async_shutdown([self = this->shared_from_this()](ErrorCode) { self->CloseNow(); });
+      return;
+    }
     ErrorCode ec;
     lowest().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
     if (ec) return CloseNow();

@@ -1,0 +1,320 @@
+// Drives the escrowd web console in Debian's headless Chromium.
+//
+// usage: node console_test.mjs BASE_URL FIXTURE_JSON SCREENSHOT_DIR
+//
+// BASE_URL is escrowd's API listener ("http://127.0.0.1:PORT" or https; TLS
+// errors are ignored because the test CA is not in the browser's store).
+// FIXTURE_JSON names the accounts and devices the ctest wrapper created:
+//   {"owner": {"username", "password", "device"},
+//    "other_owner": {"username", "password", "device"},
+//    "helpdesk": {"username", "password"}, "auditor": {...}, "admin": {...}}
+//
+// Every step saves a screenshot in SCREENSHOT_DIR. The script prints one JSON
+// line per revealed password, {"step", "device", "password"}, so the wrapper
+// can compare it with the password the device escrowed; it exits 1 on the
+// first failed check with the reason on stderr.
+import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const kChromium = '/usr/bin/chromium';
+const kActionTimeoutMs = 10000;
+const kPhoneViewport = { width: 375, height: 812 };
+const kDesktopViewport = { width: 1200, height: 900 };
+// Markup that must stay text: if the page ever parsed it, window.__xss would be set.
+const kMarkupReason = 'TICKET-42 <b>bold</b><script>window.__xss=1</script>';
+const kMarkupDeviceId = '<script>window.__xss=2</script>';
+
+const [baseUrl, fixturePath, screenshotDir] = process.argv.slice(2);
+if (!baseUrl || !fixturePath || !screenshotDir) {
+  console.error('usage: node console_test.mjs BASE_URL FIXTURE_JSON SCREENSHOT_DIR');
+  process.exit(2);
+}
+const fixture = JSON.parse(readFileSync(fixturePath, 'utf8'));
+const origin = new URL(baseUrl).origin;
+
+class CheckFailed extends Error {}
+
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+function report(step, device, password) {
+  console.log(JSON.stringify({ step, device, password }));
+}
+
+// Opens a fresh browser context (its own sessionStorage) that fails the test
+// on any request to another origin or any Content-Security-Policy violation.
+async function openPage(browser, viewport) {
+  const context = await browser.newContext({ viewport, ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(kActionTimeoutMs);
+  page.problems = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(origin + '/') && !url.startsWith('blob:') && !url.startsWith('data:')) {
+      page.problems.push('request to another origin: ' + url);
+    }
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+      page.problems.push('CSP violation: ' + message.text());
+    }
+  });
+  page.on('pageerror', (error) => page.problems.push('script error: ' + error.message));
+  return page;
+}
+
+async function finishPage(page) {
+  check(page.problems.length === 0, page.problems.join('; '));
+  await page.context().close();
+}
+
+async function screenshot(page, name) {
+  await page.screenshot({ path: path.join(screenshotDir, name + '.png'), fullPage: true });
+}
+
+// Signs in through the form. With byKeyboard the form is reached and sent
+// with Tab, typing and Enter only.
+async function signIn(page, account, expectedPage, byKeyboard = false) {
+  await page.goto(baseUrl + '/console/');
+  if (byKeyboard) {
+    await page.keyboard.press('Tab');
+    check(await page.evaluate(() => document.activeElement.id) === 'username',
+          'the first Tab does not reach the user name field');
+    await page.keyboard.type(account.username);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(account.password);
+    await page.keyboard.press('Enter');
+  } else {
+    await page.getByLabel('User name').fill(account.username);
+    await page.getByLabel('Password').fill(account.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+  await page.waitForURL('**/' + expectedPage);
+  await page.locator('#signed-in-as').waitFor();
+}
+
+// Returns the digits shown in #recovery-password as "12345-67890-12345-67890".
+async function shownPassword(page) {
+  const groups = await page.locator('#recovery-password span').allTextContents();
+  check(groups.length === 4, 'expected 4 digit groups, got ' + groups.length);
+  for (const group of groups) check(/^[0-9]{5}$/.test(group), 'digit group "' + group + '" is not 5 digits');
+  return groups.join('-');
+}
+
+async function xssFlag(page) {
+  return page.evaluate(() => window.__xss);
+}
+
+// Step 1: the owner signs in with the keyboard on a phone-sized screen and
+// reveals a password.
+async function ownerReveals(browser) {
+  const { owner, other_owner: other } = fixture;
+  const page = await openPage(browser, kPhoneViewport);
+  await signIn(page, owner, 'portal.html', true);
+  const list = page.locator('#device-list');
+  await list.getByText(owner.device, { exact: true }).waitFor();
+  check(!(await list.textContent()).includes(other.device), 'the owner sees ' + other.device);
+  await screenshot(page, '01-owner-devices');
+
+  await page.getByRole('button', { name: 'Open ' + owner.device }).click();
+  await page.getByRole('button', { name: 'Show recovery password' }).click();
+  await page.getByRole('button', { name: 'Yes, show it' }).click();
+  await page.locator('#recovery-password').waitFor();
+  const password = await shownPassword(page);
+  const lockScreenSteps = await page.getByRole('region', { name: 'Recovery password' }).textContent();
+  check(lockScreenSteps.includes('At the lock screen'), 'the lock-screen steps are missing');
+
+  // The retrieval appears in the device's list with the owner and channel.
+  const retrievals = page.locator('#retrieval-list');
+  await retrievals.getByText('portal', { exact: true }).first().waitFor();
+  check((await retrievals.textContent()).includes(owner.username), 'the retrieval does not name the owner');
+
+  // Phone width: neither the page nor a card scrolls sideways.
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= kPhoneViewport.width, 'the portal is ' + width + ' px wide at 375 px');
+  const wideCards = await page.evaluate(() => [...document.querySelectorAll('section.card')]
+    .filter((card) => card.scrollWidth > card.clientWidth).map((card) => card.textContent.slice(0, 40)));
+  check(wideCards.length === 0, 'cards scroll sideways at 375 px: ' + wideCards.join(' | '));
+  await screenshot(page, '02-owner-password');
+  report('owner_reveal', owner.device, password);
+  await finishPage(page);
+}
+
+// Step 2: the owner cannot see or retrieve another owner's device.
+async function ownerDeniedOtherDevice(browser) {
+  const { owner, other_owner: other } = fixture;
+  const page = await openPage(browser, kDesktopViewport);
+  await signIn(page, owner, 'portal.html');
+  await page.goto(baseUrl + '/console/helpdesk.html?device=' + encodeURIComponent(other.device));
+  const error = page.locator('#device-state .error');
+  await error.waitFor();
+  check((await error.textContent()).includes('not one of your devices'),
+        'opening another owner\'s device shows: ' + (await error.textContent()));
+  await screenshot(page, '03-owner-denied');
+
+  // The API itself refuses, whatever the page shows.
+  const statuses = await page.evaluate(async (deviceId) => {
+    const { token } = JSON.parse(sessionStorage.getItem('escrow.session'));
+    const headers = { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' };
+    const base = '/v1/devices/' + encodeURIComponent(deviceId);
+    const read = await fetch(base, { headers });
+    const retrieve = await fetch(base + '/recovery-password:retrieve',
+                                 { method: 'POST', headers, body: JSON.stringify({ channel: 'portal' }) });
+    return [read.status, retrieve.status];
+  }, other.device);
+  check(statuses[0] === 403 && statuses[1] === 403, 'another owner\'s device returned HTTP ' + statuses.join(', '));
+  await finishPage(page);
+}
+
+// Step 3: the help desk retrieves another device's password with a reason.
+async function helpdeskRetrieves(browser) {
+  const { helpdesk, other_owner: other } = fixture;
+  const page = await openPage(browser, kDesktopViewport);
+  await signIn(page, helpdesk, 'helpdesk.html');
+  await page.getByLabel('or owner (user name)').fill(other.username);
+  await page.getByRole('button', { name: 'Find', exact: true }).click();
+  await page.getByRole('button', { name: 'Open ' + other.device }).click();
+  await page.locator('#timeline table').waitFor();
+
+  // The reason is mandatory.
+  await page.getByRole('button', { name: 'Retrieve', exact: true }).click();
+  check(await page.locator('#recovery-password').count() === 0, 'a password was shown without a reason');
+
+  await page.getByLabel('Reason (ticket id)').fill(kMarkupReason);
+  await page.getByRole('button', { name: 'Retrieve', exact: true }).click();
+  await page.locator('#recovery-password').waitFor();
+  const password = await shownPassword(page);
+  await page.locator('#timeline').getByText('RecoveryPasswordRetrieved').first().waitFor();
+  await screenshot(page, '04-helpdesk-retrieval');
+  report('helpdesk_reveal', other.device, password);
+
+  // Shown once: hiding removes the digits from the page.
+  await page.getByRole('button', { name: 'Hide the password' }).click();
+  check(await page.locator('#recovery-password').count() === 0, 'the password is still on the page after Hide');
+  check(await xssFlag(page) === undefined, 'markup in the reason ran as script');
+  await finishPage(page);
+}
+
+// Step 4: the audit page lists the help desk's retrieval with its reason as
+// text, draws the chart and verifies a fresh checkpoint.
+async function auditorSeesRetrieval(browser) {
+  const { auditor, helpdesk, other_owner: other } = fixture;
+  const page = await openPage(browser, kDesktopViewport);
+  await signIn(page, auditor, 'audit.html');
+  await page.getByLabel('Device id').fill(other.device);
+  await page.getByRole('button', { name: 'Show', exact: true }).click();
+  const row = page.locator('#audit-records tr', { hasText: kMarkupReason }).last();
+  await row.waitFor();
+  const rowText = await row.textContent();
+  check(rowText.includes(helpdesk.username) && rowText.includes('console'),
+        'the audit row lacks the help-desk user or channel: ' + rowText);
+  check(await page.locator('#audit-records script, #audit-records b').count() === 0,
+        'the reason was parsed as markup');
+  check(await xssFlag(page) === undefined, 'markup in the reason ran as script');
+  check(await page.locator('#audit-chart svg rect.bar').count() > 0, 'the chart has no bars');
+
+  // Both exports contain the retrieval.
+  for (const [button, name] of [['Export CSV', 'escrow-audit.csv'], ['Export JSON lines', 'escrow-audit.jsonl']]) {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: button }).click(),
+    ]);
+    check(download.suggestedFilename() === name, button + ' saved ' + download.suggestedFilename());
+    const text = readFileSync(await download.path(), 'utf8');
+    check(text.includes(other.device) && text.includes(helpdesk.username),
+          button + ' lacks the retrieval: ' + text.slice(0, 300));
+  }
+
+  // A fresh checkpoint covers the retrieval, and the page verifies its last entry.
+  await page.locator('#verification table').waitFor();
+  await page.getByRole('button', { name: 'Write a checkpoint now' }).click();
+  const verdict = page.locator('#verification-result.success', { hasText: 'Verified through seq' });
+  await verdict.waitFor();
+  const status = await page.locator('#verification table').textContent();
+  const entries = status.match(/Ledger entries(\d+)/);
+  const verified = status.match(/Last verified seq(\d+)/);
+  check(entries && verified && entries[1] === verified[1],
+        'the fresh checkpoint does not cover the whole ledger: ' + status);
+  await screenshot(page, '05-audit');
+  await finishPage(page);
+}
+
+// Step 5: a device id with <script> in it is shown as text, in an error and
+// in a page heading built from the address bar.
+async function markupDeviceIdIsText(browser) {
+  const { admin, owner } = fixture;
+  const page = await openPage(browser, kDesktopViewport);
+  await signIn(page, admin, 'admin.html');
+  await page.getByLabel('Device id').first().fill(kMarkupDeviceId);
+  await page.getByLabel('Owner (user name)').fill(owner.username);
+  await page.getByRole('button', { name: 'Register' }).click();
+  const error = page.locator('#register-result .error');
+  await error.waitFor();
+  check((await error.textContent()).includes('<script>'), 'the rejected id is not shown as text');
+  await screenshot(page, '06-admin-markup-id');
+
+  await page.goto(baseUrl + '/console/helpdesk.html?device=' + encodeURIComponent(kMarkupDeviceId));
+  await page.locator('#device-state .error').waitFor();
+  const title = await page.locator('#device-title').textContent();
+  check(title === 'Device ' + kMarkupDeviceId, 'the heading shows "' + title + '"');
+  check(await page.locator('main script').count() === 0, 'a script element was added to the page');
+  check(await xssFlag(page) === undefined, 'the device id ran as script');
+  await screenshot(page, '07-helpdesk-markup-id');
+  await finishPage(page);
+}
+
+// Step 6: the admin turns self-service recovery off in the policy form, and
+// the portal then sends the owner to the help desk.
+async function selfServiceOff(browser) {
+  const { admin, owner } = fixture;
+  const adminPage = await openPage(browser, kDesktopViewport);
+  await signIn(adminPage, admin, 'admin.html');
+  const box = adminPage.getByLabel('Self-service recovery');
+  await adminPage.waitForFunction(() => document.getElementById('policy-interval').value !== '');
+  check(await box.isChecked(), 'self-service recovery starts off');
+  await box.uncheck();
+  await adminPage.getByRole('button', { name: 'Save policy' }).click();
+  await adminPage.locator('#policy-status .success').waitFor();
+  await finishPage(adminPage);
+
+  const page = await openPage(browser, kPhoneViewport);
+  await signIn(page, owner, 'portal.html');
+  const notice = page.locator('#self-service-off');
+  await notice.waitFor();
+  check((await notice.textContent()).includes('call the help desk'), 'the notice does not name the help desk');
+  await page.getByRole('button', { name: 'Open ' + owner.device }).click();
+  await page.locator('#device-state-text').waitFor();
+  check(await page.getByRole('button', { name: 'Show recovery password' }).count() === 0,
+        'the portal offers the password while self-service recovery is off');
+  await screenshot(page, '08-owner-self-service-off');
+  await finishPage(page);
+}
+
+async function main() {
+  // Playwright starts Chromium with a fresh temporary profile (--user-data-dir)
+  // and removes it on close; it rejects a --user-data-dir in args.
+  const browser = await chromium.launch({
+    executablePath: kChromium,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const steps = [ownerReveals, ownerDeniedOtherDevice, helpdeskRetrieves, auditorSeesRetrieval,
+                 markupDeviceIdIsText, selfServiceOff];
+  try {
+    for (const step of steps) {
+      const started = Date.now();
+      await step(browser);
+      console.error('ok ' + step.name + ' (' + (Date.now() - started) + ' ms)');
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((error) => {
+  console.error('FAILED: ' + (error instanceof CheckFailed ? error.message : error.stack));
+  process.exit(1);
+});
