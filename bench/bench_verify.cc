@@ -6,9 +6,10 @@
 //     second, next to `openssl speed ed25519`'s verify rate times the cores;
 //   - integrity-only verify (hashes, chain, roots; no signatures).
 //
-// Usage: bench_verify [--entries N] [--dir DIR]
+// Usage: bench_verify [--entries N] [--dir DIR] [--mode all|integrity]
 // Without --dir the ledger is built in a fresh directory under /tmp and
 // removed afterwards. With --dir an existing ledger there is reused.
+// --mode integrity measures only the integrity-only verify.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -83,15 +84,84 @@ double OpensslVerifyRate() {
   return verify;
 }
 
+// Prints inclusion and consistency proofs per second from the stored tree.
+void MeasureProofs(const Store& store) {
+  uint64_t size = store.LastSeq().value();
+  SubtreeRootAt stored = StoredSubtreeRoot(store);
+  std::mt19937_64 rng(42);
+  uint64_t proofs = 0;
+  auto start = Clock::now();
+  while (Seconds(start) < 2.0) {
+    uint64_t index = rng() % size;
+    if (!InclusionProofFromSubtrees(index, size, stored).ok()) std::exit(1);
+    proofs++;
+  }
+  std::printf("inclusion proofs at tree size %llu: %.0f/s\n", static_cast<unsigned long long>(size),
+              static_cast<double>(proofs) / Seconds(start));
+  proofs = 0;
+  start = Clock::now();
+  while (Seconds(start) < 2.0) {
+    uint64_t size1 = 1 + rng() % (size - 1);
+    if (!ConsistencyProofFromSubtrees(size1, size, stored).ok()) std::exit(1);
+    proofs++;
+  }
+  std::printf("consistency proofs to tree size %llu: %.0f/s\n",
+              static_cast<unsigned long long>(size), static_cast<double>(proofs) / Seconds(start));
+}
+
+// Prints the full verify rate next to openssl's Ed25519 verify rate on all
+// cores. Returns false when the verify fails.
+bool MeasureFullVerify(const Store& store, const std::string& public_key, unsigned cores) {
+  auto start = Clock::now();
+  VerifyReport full = VerifyLedger(store, public_key);
+  double full_rate = static_cast<double>(full.entries) / Seconds(start);
+  if (!full.ok) {
+    std::fprintf(stderr, "full verify failed at seq %llu: %s\n",
+                 static_cast<unsigned long long>(full.first_bad_seq), full.error.c_str());
+    return false;
+  }
+  double openssl = OpensslVerifyRate();
+  std::printf("full verify: %.0f entries/s (%llu entries)\n", full_rate,
+              static_cast<unsigned long long>(full.entries));
+  std::printf("openssl speed ed25519 verify: %.0f/s per core; x %u cores = %.0f/s; "
+              "full verify reaches %.0f%% of that\n",
+              openssl, cores, openssl * cores,
+              openssl > 0 ? 100.0 * full_rate / (openssl * cores) : 0.0);
+  return true;
+}
+
+// Prints the integrity-only verify rate. Returns false when the verify fails.
+bool MeasureIntegrityVerify(const Store& store, const std::string& public_key) {
+  VerifyOptions integrity;
+  integrity.check_signatures = false;
+  auto start = Clock::now();
+  VerifyReport fast = VerifyLedger(store, public_key, integrity);
+  double fast_rate = static_cast<double>(fast.entries) / Seconds(start);
+  if (!fast.ok) {
+    std::fprintf(stderr, "integrity-only verify failed at seq %llu: %s\n",
+                 static_cast<unsigned long long>(fast.first_bad_seq), fast.error.c_str());
+    return false;
+  }
+  std::printf("integrity-only verify: %.0f entries/s (%llu entries)\n", fast_rate,
+              static_cast<unsigned long long>(fast.entries));
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   uint64_t entries = 1'000'000;
   std::string dir;
+  std::string mode = "all";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--entries") entries = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--dir") dir = argv[i + 1];
+    else if (flag == "--mode") mode = argv[i + 1];
+  }
+  if (mode != "all" && mode != "integrity") {
+    std::fprintf(stderr, "invalid --mode %s: expected all or integrity\n", mode.c_str());
+    return 2;
   }
   bool remove_dir = dir.empty();
   if (dir.empty()) {
@@ -107,50 +177,11 @@ int main(int argc, char** argv) {
   std::printf("ledger: %s, %llu entries, %u hardware threads\n", dir.c_str(),
               static_cast<unsigned long long>(entries), cores);
   Fill(**store, *key, entries);
-  uint64_t size = (*store)->LastSeq().value();
-
-  // Proof generation from the stored tree.
-  SubtreeRootAt stored = StoredSubtreeRoot(**store);
-  std::mt19937_64 rng(42);
-  uint64_t proofs = 0;
-  auto start = Clock::now();
-  while (Seconds(start) < 2.0) {
-    uint64_t index = rng() % size;
-    if (!InclusionProofFromSubtrees(index, size, stored).ok()) return 1;
-    proofs++;
+  if (mode == "all") {
+    MeasureProofs(**store);
+    if (!MeasureFullVerify(**store, key->public_key(), cores)) return 1;
   }
-  std::printf("inclusion proofs at tree size %llu: %.0f/s\n", static_cast<unsigned long long>(size),
-              static_cast<double>(proofs) / Seconds(start));
-  proofs = 0;
-  start = Clock::now();
-  while (Seconds(start) < 2.0) {
-    uint64_t size1 = 1 + rng() % (size - 1);
-    if (!ConsistencyProofFromSubtrees(size1, size, stored).ok()) return 1;
-    proofs++;
-  }
-  std::printf("consistency proofs to tree size %llu: %.0f/s\n",
-              static_cast<unsigned long long>(size), static_cast<double>(proofs) / Seconds(start));
-
-  // Full and integrity-only verification.
-  start = Clock::now();
-  VerifyReport full = VerifyLedger(**store, key->public_key());
-  double full_rate = static_cast<double>(full.entries) / Seconds(start);
-  VerifyOptions integrity;
-  integrity.check_signatures = false;
-  start = Clock::now();
-  VerifyReport fast = VerifyLedger(**store, key->public_key(), integrity);
-  double fast_rate = static_cast<double>(fast.entries) / Seconds(start);
-  if (!full.ok || !fast.ok) {
-    std::fprintf(stderr, "verify failed: %s\n", full.error.c_str());
-    return 1;
-  }
-  double openssl = OpensslVerifyRate();
-  std::printf("full verify: %.0f entries/s\n", full_rate);
-  std::printf("openssl speed ed25519 verify: %.0f/s per core; x %u cores = %.0f/s; "
-              "full verify reaches %.0f%% of that\n",
-              openssl, cores, openssl * cores,
-              openssl > 0 ? 100.0 * full_rate / (openssl * cores) : 0.0);
-  std::printf("integrity-only verify: %.0f entries/s\n", fast_rate);
+  if (!MeasureIntegrityVerify(**store, key->public_key())) return 1;
 
   store->reset();
   if (remove_dir) std::filesystem::remove_all(dir);

@@ -1,7 +1,11 @@
 #include "ledger/verify.h"
 
+#include <rocksdb/options.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <optional>
 #include <thread>
 
 #include "ledger/checkpoint.h"
@@ -12,9 +16,60 @@
 namespace escrow::ledger {
 namespace {
 
-constexpr size_t kSignatureChunk = 16384;
+// Entries per segment: AddEntry processes a chunk at this many entries, and
+// AddStoredEntries gives each reading thread a key range of this many seqs.
+constexpr uint64_t kChunkEntries = 16384;
+// A range spans kChunkEntries seqs (the very first range also seq 0), so it
+// contains at most kChunkEntries + 1 distinct 8-byte keys. A longer range
+// fails the in-order checks within its first kChunkEntries + 2 entries, so
+// reading stops there, which bounds memory on a tampered ledger.
+constexpr size_t kMaxEntriesPerRange = kChunkEntries + 2;
+// Stored bytes are copied into blocks of this size (larger for a larger entry).
+constexpr size_t kBlockSize = 1 << 20;
+// RocksDB readahead for each range iterator. The ranges are read once from
+// start to end, so a large readahead saves system calls.
+constexpr size_t kReadaheadSize = 2 << 20;
+
+// Returns the seq in the first 8 bytes of a ledger key, zero-padded when the
+// key is shorter. Sorting keys by bytes sorts their seqs the same way.
+uint64_t SeqOfKeyPrefix(std::string_view key) {
+  char prefix[8] = {};
+  std::memcpy(prefix, key.data(), std::min<size_t>(key.size(), sizeof(prefix)));
+  return SeqFromKey(std::string_view(prefix, sizeof(prefix)));
+}
 
 }  // namespace
+
+struct LedgerVerifier::Segment {
+  std::vector<Pending> entries;
+  // Each block is reserved once and appended to only within its capacity, so
+  // the views in entries stay valid until Clear().
+  std::vector<std::string> blocks;
+  size_t blocks_used = 0;
+  bool hashed = false;     // true when the reader already ran phase 1
+  std::string read_error;  // the RocksDB status when reading the range failed
+
+  std::string_view CopyBytes(std::string_view bytes) {
+    if (blocks_used == 0 || blocks[blocks_used - 1].capacity() - blocks[blocks_used - 1].size() <
+                                bytes.size()) {
+      if (blocks_used == blocks.size()) blocks.emplace_back();
+      std::string& fresh = blocks[blocks_used++];
+      fresh.clear();
+      fresh.reserve(std::max(kBlockSize, bytes.size()));
+    }
+    std::string& block = blocks[blocks_used - 1];
+    size_t offset = block.size();
+    block.append(bytes);
+    return std::string_view(block).substr(offset);
+  }
+
+  void Clear() {
+    entries.clear();
+    blocks_used = 0;
+    hashed = false;
+    read_error.clear();
+  }
+};
 
 LedgerVerifier::LedgerVerifier(std::string trusted_public_key, VerifyOptions options)
     : options_(std::move(options)), prev_hash_(crypto::kSha256Size, '\0') {
@@ -29,7 +84,6 @@ LedgerVerifier::LedgerVerifier(std::string trusted_public_key, VerifyOptions opt
   keys_.push_back(std::move(*key));
   public_keys_.push_back(trusted_public_key);
   key_id_ = KeyIdOf(trusted_public_key);
-  pending_.reserve(kSignatureChunk);
 }
 
 LedgerVerifier::~LedgerVerifier() = default;
@@ -55,12 +109,24 @@ bool LedgerVerifier::Fail(uint64_t seq, std::string error) {
 
 bool LedgerVerifier::AddEntry(uint64_t key_seq, std::string bytes) {
   if (!report_.ok) return false;
-  Pending p;
+  if (segments_.empty()) segments_.push_back(std::make_unique<Segment>());
+  segments_used_ = 1;
+  Segment& segment = *segments_[0];
+  Pending& p = segment.entries.emplace_back();
   p.key_seq = key_seq;
-  p.bytes = std::move(bytes);
-  pending_.push_back(std::move(p));
-  if (pending_.size() >= kSignatureChunk) return ProcessChunk();
+  p.bytes = segment.CopyBytes(bytes);
+  if (segment.entries.size() >= kChunkEntries) return ProcessChunk();
   return true;
+}
+
+void LedgerVerifier::ParseAndHash(Pending& p) {
+  auto parsed = ParseEntry(p.bytes);
+  if (!parsed.ok()) {
+    p.decode_error = parsed.status().message();
+    return;
+  }
+  p.entry = *parsed;
+  p.leaf = LeafHash(parsed->body);
 }
 
 void LedgerVerifier::ParallelFor(size_t n, const std::function<void(size_t)>& fn) const {
@@ -78,29 +144,33 @@ void LedgerVerifier::ParallelFor(size_t n, const std::function<void(size_t)>& fn
 }
 
 bool LedgerVerifier::ProcessChunk() {
-  if (pending_.empty()) return report_.ok;
-
-  // Phase 1: parse and re-hash every stored body, in parallel.
-  ParallelFor(pending_.size(), [this](size_t i) {
-    Pending& p = pending_[i];
-    auto parsed = ParseEntry(p.bytes);
-    if (!parsed.ok()) {
-      p.decode_error = parsed.status().message();
-      return;
-    }
-    p.entry = *parsed;
-    p.leaf = LeafHash(parsed->body);
-  });
+  // Phase 1: parse and re-hash the entries that AddEntry collected, in parallel.
+  for (size_t s = 0; s < segments_used_; s++) {
+    Segment& segment = *segments_[s];
+    if (segment.hashed) continue;
+    ParallelFor(segment.entries.size(), [&segment](size_t i) { ParseAndHash(segment.entries[i]); });
+    segment.hashed = true;
+  }
 
   // Phase 2: seq, chain, key in force, Merkle tree and checkpoints, in order.
-  size_t checked = 0;
-  while (checked < pending_.size() && CheckInOrder(pending_[checked])) checked++;
+  // A read error counts once the entries read before it have passed.
+  accepted_.clear();
+  for (size_t s = 0; s < segments_used_ && report_.ok; s++) {
+    Segment& segment = *segments_[s];
+    for (Pending& p : segment.entries) {
+      if (!CheckInOrder(p)) break;
+      accepted_.push_back(&p);
+    }
+    if (report_.ok && !segment.read_error.empty()) {
+      Fail(expected_seq_, "cannot read the ledger: " + segment.read_error);
+    }
+  }
 
   // Phase 3: signatures of the entries phase 2 accepted, in parallel.
   if (options_.check_signatures) {
     std::atomic<uint64_t> lowest_bad{UINT64_MAX};
-    ParallelFor(checked, [&](size_t i) {
-      const Pending& p = pending_[i];
+    ParallelFor(accepted_.size(), [&](size_t i) {
+      const Pending& p = *accepted_[i];
       if (keys_[p.key_index].Verify(SignatureMessage(p.leaf), p.entry.signature)) return;
       uint64_t seen = lowest_bad.load();
       while (p.entry.seq < seen && !lowest_bad.compare_exchange_weak(seen, p.entry.seq)) {
@@ -109,8 +179,10 @@ bool LedgerVerifier::ProcessChunk() {
     if (lowest_bad.load() != UINT64_MAX) Fail(lowest_bad.load(), "signature does not verify");
   }
 
-  pending_.clear();
-  if (options_.progress && report_.ok) options_.progress(report_.entries);
+  for (size_t s = 0; s < segments_used_; s++) segments_[s]->Clear();
+  bool processed_any = segments_used_ > 0;
+  segments_used_ = 0;
+  if (processed_any && options_.progress && report_.ok) options_.progress(report_.entries);
   return report_.ok;
 }
 
@@ -205,25 +277,109 @@ VerifyReport LedgerVerifier::Finish() {
   return report_;
 }
 
+void LedgerVerifier::ReadRange(const Store& store, rocksdb::ReadOptions read_options,
+                               const std::optional<std::string>& lower,
+                               const std::optional<std::string>& upper, Segment& segment) {
+  rocksdb::Slice lower_slice, upper_slice;
+  if (lower) {
+    lower_slice = *lower;
+    read_options.iterate_lower_bound = &lower_slice;
+  }
+  if (upper) {
+    upper_slice = *upper;
+    read_options.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(read_options, store.cf(Cf::kLedger)));
+
+  // The value slice is valid only until Next(), so the bytes are copied once
+  // into the segment's blocks, then parsed and hashed while still in cache.
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (segment.entries.size() >= kMaxEntriesPerRange) break;
+    std::string_view key = it->key().ToStringView();
+    Pending& p = segment.entries.emplace_back();
+    p.key_seq = key.size() == 8 ? SeqFromKey(key) : 0;
+    p.bytes = segment.CopyBytes(it->value().ToStringView());
+    ParseAndHash(p);
+  }
+  if (!it->status().ok()) segment.read_error = it->status().ToString();
+  segment.hashed = true;
+}
+
+bool LedgerVerifier::AddStoredEntries(const Store& store) {
+  if (!report_.ok) return false;
+  ProcessChunk();  // entries given through AddEntry come first
+
+  // All ranges read one snapshot. GetSnapshot returns nullptr when the
+  // database does not support snapshots, and the ranges then read its current state.
+  rocksdb::DB* db = store.db();
+  const rocksdb::Snapshot* snapshot = db->GetSnapshot();
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot;
+  read_options.fill_cache = false;  // each block is read once
+  read_options.readahead_size = kReadaheadSize;
+  read_options.verify_checksums = true;
+
+  const size_t threads = static_cast<size_t>(options_.threads);
+  while (segments_.size() < threads) segments_.push_back(std::make_unique<Segment>());
+
+  // Each round reads `threads` consecutive key ranges of kChunkEntries seqs,
+  // then checks them in order. The first range of the first round has no
+  // lower bound, so keys that sort before seq 1 are read (and rejected) too.
+  std::optional<std::string> lower;
+  uint64_t start_seq = 1;
+  while (report_.ok) {
+    // Start the ranges at the first stored key, so a gap in the keys costs
+    // one seek, not one round per kChunkEntries missing seqs.
+    std::unique_ptr<rocksdb::Iterator> probe(db->NewIterator(read_options, store.cf(Cf::kLedger)));
+    if (lower) probe->Seek(*lower);
+    else probe->SeekToFirst();
+    if (!probe->Valid()) {
+      if (!probe->status().ok()) {
+        Fail(expected_seq_, "cannot read the ledger: " + probe->status().ToString());
+      }
+      break;
+    }
+    uint64_t base = std::max(start_seq, SeqOfKeyPrefix(probe->key().ToStringView()));
+    probe.reset();
+
+    // Range t is [bounds[t], bounds[t + 1]), and nullopt means no bound. A
+    // range whose end would pass the largest seq has no upper bound and is
+    // the last one.
+    std::vector<std::optional<std::string>> bounds{lower};
+    bool last_round = false;
+    for (size_t t = 1; t <= threads && !last_round; t++) {
+      uint64_t span = t * kChunkEntries;
+      if (base > UINT64_MAX - span) {
+        bounds.emplace_back(std::nullopt);
+        last_round = true;
+      } else {
+        bounds.emplace_back(SeqKey(base + span));
+      }
+    }
+    const size_t ranges = bounds.size() - 1;
+    segments_used_ = ranges;
+    ParallelFor(ranges, [&](size_t t) {
+      ReadRange(store, read_options, bounds[t], bounds[t + 1], *segments_[t]);
+    });
+    ProcessChunk();
+
+    if (last_round) break;
+    lower = bounds.back();
+    start_seq = base + ranges * kChunkEntries;
+  }
+
+  if (snapshot != nullptr) db->ReleaseSnapshot(snapshot);
+  return report_.ok;
+}
+
 VerifyReport VerifyLedger(const Store& store, std::string_view trusted_public_key,
                           const VerifyOptions& options) {
   LedgerVerifier verifier{std::string(trusted_public_key), options};
   auto cps = store.NewIterator(Cf::kCheckpoints);
   for (cps->SeekToFirst(); cps->Valid(); cps->Next()) verifier.AddCheckpoint(cps->value().ToString());
 
-  auto it = store.NewIterator(Cf::kLedger);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    std::string_view key = it->key().ToStringView();
-    uint64_t key_seq = key.size() == 8 ? SeqFromKey(key) : 0;
-    if (!verifier.AddEntry(key_seq, it->value().ToString())) break;
-  }
-  VerifyReport report = verifier.Finish();
-  if (report.ok && !it->status().ok()) {
-    report.ok = false;
-    report.first_bad_seq = report.entries + 1;
-    report.error = "cannot read the ledger: " + it->status().ToString();
-  }
-  return report;
+  verifier.AddStoredEntries(store);
+  return verifier.Finish();
 }
 
 }  // namespace escrow::ledger

@@ -10,14 +10,17 @@
 // lowest failing seq.
 //
 // Thread safety: a LedgerVerifier is used by one thread (it starts its own
-// workers for signature checks). VerifyLedger only reads the Store.
+// workers for reading, hashing and signature checks). VerifyLedger only
+// reads the Store.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ledger/crypto.h"
@@ -30,7 +33,8 @@ namespace escrow::ledger {
 struct VerifyOptions {
   bool check_signatures = true;  // false: integrity only (hashes, chain, roots)
   int threads = 0;               // 0 = all hardware threads
-  // Called about every 16384 entries with the number verified so far.
+  // Called after each chunk of entries (16,384 per reading thread) with the
+  // number verified so far.
   std::function<void(uint64_t)> progress;
 };
 
@@ -57,6 +61,13 @@ class LedgerVerifier {
   // record) and its stored bytes. Returns false once a failure was recorded.
   bool AddEntry(uint64_t key_seq, std::string bytes);
 
+  // Feeds every entry of the store's ledger column family, in key order, like
+  // AddEntry for each. Reads consecutive key ranges in parallel, one RocksDB
+  // iterator per thread over one snapshot, and parses and re-hashes each
+  // entry on the thread that read it. A read error fails at the next
+  // expected seq. Returns false once a failure was recorded.
+  bool AddStoredEntries(const Store& store);
+
   // Checks the pending signatures and checkpoints beyond the last entry.
   VerifyReport Finish();
 
@@ -66,15 +77,24 @@ class LedgerVerifier {
   // the key. Phase 3 (parallel) checks the signature.
   struct Pending {
     uint64_t key_seq = 0;
-    std::string bytes;
+    std::string_view bytes;    // the copy in the owning Segment's blocks
     std::string decode_error;  // empty when the bytes parsed
-    EntryView entry;           // views into bytes; Pending is not moved once parsed
+    EntryView entry;           // views into bytes
     std::string leaf;
     size_t key_index = 0;
   };
+  // The entries of one key range, in key order, and one copy of their bytes.
+  struct Segment;
 
   bool Fail(uint64_t seq, std::string error);
-  // Runs the three phases over pending_ and clears it.
+  // Phase 1 for one entry: parses it and computes its leaf hash.
+  static void ParseAndHash(Pending& p);
+  // Reads the ledger keys in [lower, upper) into segment and runs phase 1 on
+  // each entry. A missing bound means the range is open on that side.
+  static void ReadRange(const Store& store, rocksdb::ReadOptions read_options,
+                        const std::optional<std::string>& lower,
+                        const std::optional<std::string>& upper, Segment& segment);
+  // Runs the three phases over the segments in use, in order, and clears them.
   bool ProcessChunk();
   // Phase 2 for one entry; false stops the chunk at this entry.
   bool CheckInOrder(Pending& p);
@@ -90,7 +110,9 @@ class LedgerVerifier {
   uint64_t expected_seq_ = 1;
   MerkleTreeBuilder tree_;
   std::multimap<uint64_t, std::string> checkpoints_;  // tree size -> note
-  std::vector<Pending> pending_;
+  std::vector<std::unique_ptr<Segment>> segments_;
+  size_t segments_used_ = 0;
+  std::vector<const Pending*> accepted_;  // phase 2 output, reused per chunk
   VerifyReport report_;
 };
 
