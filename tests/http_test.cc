@@ -469,6 +469,8 @@ TEST_CASE("ParseHostPort splits valid addresses") {
       {"[::1]:80", "::1", 80},
       {"localhost:0", "localhost", 0},
       {"example.org:65535", "example.org", 65535},
+      {"https://127.0.0.1:8443/", "127.0.0.1", 8443},
+      {"http://[::1]:8080", "::1", 8080},
   };
   for (const auto& c : cases) {
     INFO(c.text);

@@ -138,6 +138,7 @@ TEST_CASE("client refuses a server its CA did not certify") {
   REQUIRE_FALSE(reply.ok());
   CHECK(reply.status().code() == escrow::Code::kUnavailable);
   CHECK_THAT(reply.status().message(), Catch::Contains("not trusted"));
+  CHECK_THAT(reply.status().message(), Catch::Contains("--ca-file or ESCROW_CA_FILE"));
 }
 
 TEST_CASE("client refuses a certificate that does not name the host") {

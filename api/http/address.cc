@@ -30,6 +30,20 @@ Result<uint16_t> ParsePort(const std::string& port_text, const std::string& text
 }  // namespace
 
 Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& text) {
+  // An address pasted as a URL: "https://HOST:PORT/" names a HOST:PORT too.
+  for (const char* scheme : {"https://", "http://"}) {
+    std::string prefix(scheme);
+    if (text.size() > prefix.size() && text.compare(0, prefix.size(), prefix) == 0) {
+      std::string bare = text.substr(prefix.size());
+      while (!bare.empty() && bare.back() == '/') bare.pop_back();
+      if (bare.find('/') != std::string::npos) {
+        return InvalidArgument("invalid address " + Quote(text) +
+                               ": expected HOST:PORT without a path");
+      }
+      return ParseHostPort(bare);
+    }
+  }
+
   // A bracketed IPv6 host: "[::1]:80".
   std::string host;
   std::string rest;

@@ -178,8 +178,10 @@ beast::error_code Client::Impl::Handshake() {
   if (ec) {
     long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {
-      tls_error = std::string("the server certificate is not trusted: ") +
-                  X509_verify_cert_error_string(verify);
+      tls_error = std::string("the server certificate is not trusted (") +
+                  X509_verify_cert_error_string(verify) +
+                  "); name the CA that issued it with --ca-file or ESCROW_CA_FILE "
+                  "(escrowd's own CA is DATA_DIR/keys/tls-ca.pem)";
     }
   }
   return ec;
