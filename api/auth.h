@@ -54,8 +54,11 @@ constexpr std::string_view kBootstrapAdminName = "admin";
 constexpr std::string_view kAdminPasswordEnv = "ESCROW_ADMIN_PASSWORD";
 
 // The login failure message, the same for an unknown user, a wrong password
-// and a locked account.
-constexpr std::string_view kInvalidLoginMessage = "invalid username or password";
+// and a locked account. It states the lockout rule (login_lockout.h) so that a
+// locked-out user learns what to do without learning which case applied.
+constexpr std::string_view kInvalidLoginMessage =
+    "invalid username or password; after 5 failed attempts an account is locked for "
+    "15 minutes, and an admin can reset its password";
 // The POST /v1/me/password failure message, the same for a wrong current
 // password and a locked account.
 constexpr std::string_view kWrongCurrentPasswordMessage =

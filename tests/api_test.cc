@@ -245,7 +245,8 @@ TEST_CASE("login failures are indistinguishable") {
   CHECK(wrong.status == 401);
   CHECK(unknown.status == 401);
   CHECK(wrong.raw == unknown.raw);
-  CHECK(Message(wrong) == "invalid username or password");
+  CHECK(Message(wrong) == std::string(api::kInvalidLoginMessage));
+  CHECK_THAT(Message(wrong), Catch::StartsWith("invalid username or password;"));
 }
 
 TEST_CASE("requests without a valid session are rejected") {
