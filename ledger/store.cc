@@ -132,6 +132,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir, const Op
   if (!options.read_only) {
     ESCROW_RETURN_IF_ERROR(EnsurePrivateDir(data_dir));
     ESCROW_RETURN_IF_ERROR(EnsurePrivateDir(data_dir + "/keys"));
+    // Made here, 0700, so RocksDB does not log an error about a missing folder.
+    if (options.create_if_missing) ESCROW_RETURN_IF_ERROR(EnsurePrivateDir(data_dir + "/db"));
   }
 
   rocksdb::DBOptions db_options;
