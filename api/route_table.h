@@ -1,7 +1,7 @@
 // Route access rules and path matching for Api's route table (Api::kRoutes).
 //
 // Each route lists the roles that may call it as a RoleSet. Api::Dispatch
-// rejects a caller that holds none of them with 403 before the route's
+// rejects a caller that has none of them with 403 before the route's
 // handler runs. A second RoleSet, own_only, marks the listed roles that reach
 // only their own devices, or records they made themselves. The handler checks
 // that ownership, because it depends on data. docs/api.md shows the same

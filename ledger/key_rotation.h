@@ -4,7 +4,7 @@
 // new key (key id and public key) and carries the new key's Ed25519
 // signature over the old key id, which proves possession of the new private
 // key. The entry itself is signed by the old key, like every entry before
-// it; every later entry and every checkpoint of a tree that contains it is
+// it. Every later entry and every checkpoint of a tree that contains it is
 // signed by the new key. An auditor who trusts the first key
 // (keys/ledger-signing.pub) follows the chain of rotations from there
 // (ledger/verify.h). The key files are described in ledger/keys.h.

@@ -1,7 +1,7 @@
 // escrowd's listeners over real TLS sockets: request smuggling inputs and
-// size limits get their status before any authentication, and plain HTTP
-// gets no answer. tests/http_limits_test.cc covers every case against the
-// HTTP layer alone; this file checks that the running server applies them.
+// size limits are rejected before any authentication, and plain HTTP gets no
+// response. tests/http_limits_test.cc covers every case against the HTTP
+// layer alone. This file checks that the running server applies them.
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -24,9 +24,9 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 
 constexpr const char* kAdminPassword = "admin-password-1";
-// A request that must never be answered when it follows a rejected one.
+// A request that must get no response when it follows a rejected one.
 constexpr const char* kSmuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-// How long a raw connection waits for the server to answer and close.
+// How long a raw connection waits for the server to respond and close.
 constexpr int kReadTimeoutSeconds = 5;
 
 struct Reply {

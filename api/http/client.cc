@@ -3,7 +3,6 @@
 //
 // Every step runs as an asynchronous Beast operation on a private io_context,
 // because tcp_stream's timeouts apply only to asynchronous operations.
-#include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -55,12 +54,6 @@ struct Attempted {
   beast::error_code error;  // set unless kDone
   Response response;        // set when kDone
 };
-
-bool IsIpAddress(const std::string& host) {
-  unsigned char buffer[16];
-  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
-         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
-}
 
 }  // namespace
 

@@ -3,7 +3,7 @@
 //
 // The session reads until the blank line that ends the header (at most
 // max_header_bytes, else 431), runs CheckRawHeader on exactly those bytes, and
-// answers 400 and closes the connection when it fails. Only then does the
+// responds 400 and closes the connection when it fails. Only then does the
 // parser read the same bytes from the same buffer, so both see one request.
 //
 // Each defence, and what Boost 1.81's request_parser does without it (found

@@ -1,15 +1,13 @@
 // TLS contexts for the server and the client (policy in tls.h).
 #include "api/http/tls.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 namespace escrow::http {
 namespace ssl = boost::asio::ssl;
 
-namespace {
-
-// Returns OpenSSL's most recent error reason, or fallback when there is none.
 std::string OpenSslReason(const std::string& fallback) {
   unsigned long code = ERR_get_error();
   ERR_clear_error();
@@ -18,6 +16,14 @@ std::string OpenSslReason(const std::string& fallback) {
   ERR_error_string_n(code, text, sizeof(text));
   return text;
 }
+
+bool IsIpAddress(const std::string& host) {
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+namespace {
 
 // Applies the shared policy: versions, TLS 1.2 ciphers, no compression or
 // renegotiation.

@@ -14,7 +14,7 @@
 //   tls-server.key  its P-256 private key
 //
 // The server certificate names localhost, 127.0.0.1 and ::1 plus every
-// extra name asked for; it is issued again when a name is missing from it
+// extra name requested. It is issued again when a name is missing from it
 // or when it expires within kRenewBeforeDays.
 //
 // Thread safety: the functions are safe from any thread; a returned context
@@ -46,6 +46,13 @@ inline constexpr const char* kCaCertFile = "tls-ca.pem";
 inline constexpr const char* kCaKeyFile = "tls-ca.key";
 inline constexpr const char* kServerCertFile = "tls-server.pem";
 inline constexpr const char* kServerKeyFile = "tls-server.key";
+
+// Returns and clears OpenSSL's most recent error reason, or fallback when
+// there is none.
+std::string OpenSslReason(const std::string& fallback);
+
+// Returns whether host is a numeric IPv4 or IPv6 address (no brackets).
+bool IsIpAddress(const std::string& host);
 
 // Builds a server context from PEM files. Fails with kInvalidArgument
 // naming the file and OpenSSL's reason.

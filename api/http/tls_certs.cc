@@ -1,5 +1,4 @@
 // EnsureLocalCertificates: the local CA and the server certificate (tls.h).
-#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -39,20 +38,7 @@ using PKey = std::unique_ptr<EVP_PKEY, Deleter>;
 using Cert = std::unique_ptr<X509, Deleter>;
 using Bio = std::unique_ptr<BIO, Deleter>;
 
-std::string Reason() {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof(text));
-  return text;
-}
-
-bool IsIpAddress(const std::string& name) {
-  unsigned char buffer[16];
-  return inet_pton(AF_INET, name.c_str(), buffer) == 1 ||
-         inet_pton(AF_INET6, name.c_str(), buffer) == 1;
-}
+std::string Reason() { return OpenSslReason("unknown OpenSSL error"); }
 
 // --- PEM in and out ---
 
