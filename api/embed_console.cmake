@@ -1,6 +1,13 @@
 # Writes a C++ file with the bytes of every web console file, so escrowd
 # serves the console without reading files at run time.
 #
+# Each HTML page holds only its <main> content, after a first line
+#   <!-- page title="Admin" script="admin.js" -->
+# and this script wraps it in _page.html, the one copy of the document head
+# and the page header: @page_title@, @page_script@ and @page_main@ in the
+# template are replaced. Files whose name starts with "_" are build inputs
+# and are not served.
+#
 # Usage: cmake -DSOURCE_DIR=api/console -DOUTPUT=console_assets.cc -P embed_console.cmake
 # The output is rewritten only when its content changes.
 cmake_minimum_required(VERSION 3.25)
@@ -17,7 +24,31 @@ set(type_js "text/javascript; charset=utf-8")
 set(type_svg "image/svg+xml")
 set(type_png "image/png")
 
+set(page_template_file ${SOURCE_DIR}/_page.html)
+if(NOT EXISTS ${page_template_file})
+  message(FATAL_ERROR "embed_console.cmake: the page template ${page_template_file} is missing")
+endif()
+file(READ ${page_template_file} page_template)
+
+# Sets out_var to the hex bytes of the served page: the template with the
+# title, script and main content of page_file.
+function(assemble_page page_file out_var)
+  file(READ ${page_file} page_text)
+  if(NOT page_text MATCHES "^<!-- page title=\"([^\"<>&]+)\" script=\"([a-z]+\\.js)\" -->\n")
+    message(FATAL_ERROR "embed_console.cmake: ${page_file} must start with a line "
+                        "<!-- page title=\"TITLE\" script=\"NAME.js\" -->")
+  endif()
+  set(page_title "${CMAKE_MATCH_1}")
+  set(page_script "${CMAKE_MATCH_2}")
+  string(LENGTH "${CMAKE_MATCH_0}" directive_length)
+  string(SUBSTRING "${page_text}" ${directive_length} -1 page_main)
+  string(CONFIGURE "${page_template}" page @ONLY)
+  string(HEX "${page}" hex)
+  set(${out_var} "${hex}" PARENT_SCOPE)
+endfunction()
+
 file(GLOB assets RELATIVE ${SOURCE_DIR} ${SOURCE_DIR}/*)
+list(FILTER assets EXCLUDE REGEX "^_")
 list(SORT assets)
 
 set(arrays "")
@@ -35,8 +66,12 @@ foreach(asset ${assets})
     message(FATAL_ERROR "embed_console.cmake: no content type for .${extension} (${asset})")
   endif()
 
+  if(extension STREQUAL "html")
+    assemble_page(${SOURCE_DIR}/${asset} hex)
+  else()
+    file(READ ${SOURCE_DIR}/${asset} hex HEX)
+  endif()
   # A trailing 0 keeps an empty file a valid array; the size excludes it.
-  file(READ ${SOURCE_DIR}/${asset} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(APPEND arrays "const unsigned char kAsset${index}[] = {${bytes}0};\n")
   string(APPEND table "    {\"${asset}\", \"${type_${extension}}\",\n"

@@ -183,6 +183,54 @@ TEST_CASE("console files carry security headers", "[console]") {
   CHECK(missing->status == 404);
 }
 
+TEST_CASE("console pages share one header", "[console]") {
+  testing::TempDir dir;
+  testing::EscrowdProcess server;
+  REQUIRE(server.Start(dir.path() + "/data", kAdminPassword));
+  http::Client api = server.ApiClient();
+
+  struct Page {
+    std::string file, title, script;
+  };
+  const std::vector<Page> pages = {{"index.html", "Sign in", "signin.js"},
+                                   {"portal.html", "My devices", "portal.js"},
+                                   {"helpdesk.html", "Help desk", "helpdesk.js"},
+                                   {"admin.html", "Admin", "admin.js"},
+                                   {"audit.html", "Audit", "audit.js"}};
+  auto count = [](const std::string& text, const std::string& part) {
+    size_t found = 0;
+    for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++found;
+    return found;
+  };
+
+  for (const Page& page : pages) {
+    INFO(page.file);
+    auto reply = api.Send("GET", "/console/" + page.file, "");
+    REQUIRE(reply.ok());
+    REQUIRE(reply->status == 200);
+    const std::string& html = reply->body;
+    CHECK(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"));
+    CHECK(html.ends_with("</main>\n</body>\n</html>\n"));
+    CHECK(count(html, "<title>" + page.title + " - Escrow Ledger</title>") == 1);
+    CHECK(count(html, "<h1>" + page.title + "</h1>") == 1);
+    CHECK(count(html, "<header class=\"bar\"><span class=\"brand\">Escrow Ledger</span></header>") == 1);
+    CHECK(count(html, "<link rel=\"stylesheet\" href=\"console.css\">") == 1);
+    // The strict CSP forbids inline script and style: the page script is the only script.
+    CHECK(count(html, "<script") == 1);
+    CHECK(count(html, "<script type=\"module\" src=\"" + page.script + "\"></script>") == 1);
+    CHECK(count(html, "<style") == 0);
+    CHECK(count(html, "style=") == 0);
+    // The build replaced every template field and removed the page line.
+    CHECK(count(html, "@page_") == 0);
+    CHECK(count(html, "<!-- page ") == 0);
+  }
+
+  // The template is a build input, not a served file.
+  auto template_file = api.Send("GET", "/console/_page.html", "");
+  REQUIRE(template_file.ok());
+  CHECK(template_file->status == 404);
+}
+
 TEST_CASE("cross-origin state change is rejected", "[console]") {
   testing::TempDir dir;
   testing::EscrowdProcess server;
@@ -236,6 +284,7 @@ TEST_CASE("console in headless Chromium", "[console][browser]") {
   }
   CHECK(std::filesystem::exists(screenshots + "/02-owner-password.png"));
   CHECK(std::filesystem::exists(screenshots + "/05-audit.png"));
+  CHECK(std::filesystem::exists(screenshots + "/08-header-audit.png"));
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The admin page: policy, device registration with its enrollment token,
 // rotation and retirement, and accounts with their roles.
 import { api, devicePath } from './api.js';
-import { byId, el, fill, formatTime, showError, table, whileBusy } from './dom.js';
+import { byId, el, fill, formatTime, showError, table, timeElement, whileBusy } from './dom.js';
 import { startPage } from './layout.js';
 
 const kSecondsPerDay = 24 * 3600;
@@ -118,7 +118,7 @@ async function loadAccounts() {
       { title: 'User name', value: (a) => a.username },
       { title: 'Display name', value: (a) => a.display_name },
       { title: 'Roles', value: (a) => a.roles.join(', ') },
-      { title: 'Created', value: (a) => formatTime(a.created_at) },
+      { title: 'Created', value: (a) => timeElement(a.created_at) },
     ], reply.accounts));
   } catch (error) {
     showError(byId('account-list'), error, 'Loading the accounts');

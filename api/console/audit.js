@@ -1,7 +1,7 @@
 // The auditor's page: the ledger's verification status, the audit records
 // with filters, CSV and JSON lines export, and a chart of retrievals per day.
 import { ApiError, api } from './api.js';
-import { byId, el, fill, formatTime, showError, table, whileBusy } from './dom.js';
+import { byId, el, fill, showError, table, timeElement, whileBusy } from './dom.js';
 import { startPage } from './layout.js';
 import { countPerDay, retrievalChart } from './chart.js';
 import { leafHash, rootFromInclusionProof } from './verify.js';
@@ -9,10 +9,12 @@ import { leafHash, rootFromInclusionProof } from './verify.js';
 const session = startPage('audit.html');
 let shownRecords = [];
 
-// Returns "2026-12-04T10:00:00Z" for a datetime-local value, or "".
-function toRfc3339(localValue) {
-  if (!localValue) return '';
-  const date = new Date(localValue);
+// Returns "2026-12-04T10:00:00Z" for a datetime-local value ("2026-12-04T10:00"
+// or with seconds), read as UTC like every time on the page, or "" when empty
+// or invalid.
+function toRfc3339(utcValue) {
+  if (!utcValue) return '';
+  const date = new Date(utcValue + 'Z');
   return Number.isNaN(date.getTime()) ? '' : date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
@@ -50,7 +52,7 @@ function renderRecords() {
   const deviceLink = (r) => el('a', { href: 'helpdesk.html?device=' + encodeURIComponent(r.device_id), text: r.device_id });
   fill(byId('audit-records'), table([
     { title: 'Seq', value: (r) => String(r.seq) },
-    { title: 'Time', value: (r) => formatTime(r.time) },
+    { title: 'Time', value: (r) => timeElement(r.time) },
     { title: 'Device', value: deviceLink },
     { title: 'Actor', value: (r) => r.actor },
     { title: 'Outcome', value: (r) => (r.denied ? 'denied: ' + r.denial_reason : 'retrieved generation ' + r.generation) },
@@ -116,11 +118,11 @@ async function loadVerification() {
   try {
     const head = await api('GET', '/v1/ledger/head');
     const checkpoint = await latestCheckpoint();
-    const rows = [['Ledger entries', String(head.seq)], ['Newest entry', formatTime(head.time)]];
+    const rows = [['Ledger entries', String(head.seq)], ['Newest entry', timeElement(head.time)]];
     let verdict = el('p', { class: 'notice warn', id: 'verification-result',
       text: 'No checkpoint yet: escrowd writes the first one at its next checkpoint interval.' });
     if (checkpoint) {
-      rows.push(['Last checkpoint', 'tree size ' + checkpoint.tree_size + ', ' + formatTime(checkpoint.time)]);
+      rows.push(['Last checkpoint', el('span', {}, 'tree size ' + checkpoint.tree_size + ', ', timeElement(checkpoint.time))]);
       rows.push(['Checkpoint root', checkpoint.root]);
       const result = await verifyCheckpoint(checkpoint);
       rows.push(['Last verified seq', result.ok ? String(checkpoint.tree_size) : 'none']);

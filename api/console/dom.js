@@ -53,11 +53,36 @@ export function table(columns, rows, caption) {
             el('thead', {}, head), el('tbody', {}, ...body));
 }
 
-// Returns a readable local time for an RFC 3339 string; empty stays empty.
+// Matches an RFC 3339 time in UTC as the API writes it: "2026-12-05T01:02:03Z"
+// or with a fraction of up to nine digits, "2026-12-05T01:02:03.123456789Z".
+const kUtcTimePattern = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d{1,9})?Z$/;
+
+// Formats an RFC 3339 time as "2026-12-05 01:02:03 UTC", the one time format
+// of every console page. The fraction of a second is dropped, not rounded, so
+// the date and time are the API's own digits. A time with another offset is
+// converted to UTC. Text that is not a time is returned unchanged, and empty
+// stays empty.
 export function formatTime(rfc3339) {
   if (!rfc3339) return '';
+  const utc = kUtcTimePattern.exec(rfc3339);
+  if (utc) return utc[1] + ' ' + utc[2] + ' UTC';
   const date = new Date(rfc3339);
-  return Number.isNaN(date.getTime()) ? rfc3339 : date.toLocaleString();
+  if (Number.isNaN(date.getTime())) return rfc3339;
+  const iso = date.toISOString();  // always UTC: "2026-12-05T01:02:03.000Z"
+  return iso.slice(0, 10) + ' ' + iso.slice(11, 19) + ' UTC';
+}
+
+// Creates a <time> element for table cells: the text of formatTime, and the
+// API's full value in the datetime attribute and the tooltip. The date and
+// the clock time are separate spans, so a narrow cell breaks the line only
+// between them.
+export function timeElement(rfc3339) {
+  if (!rfc3339) return '';
+  const text = formatTime(rfc3339);
+  const split = text.indexOf(' ');
+  if (split < 0) return text;  // not a time: formatTime returned the text unchanged
+  return el('time', { class: 'utc', datetime: rfc3339, title: rfc3339 },
+            el('span', { text: text.slice(0, split) }), ' ', el('span', { text: text.slice(split + 1) }));
 }
 
 // Runs task while button is disabled, so a double click sends one request.

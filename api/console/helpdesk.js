@@ -2,7 +2,7 @@
 // retrieve its recovery password with a mandatory reason. The password is
 // shown once: it is not kept after the technician hides it or leaves.
 import { api, devicePath } from './api.js';
-import { byId, el, fill, formatTime, showError, table, whileBusy } from './dom.js';
+import { byId, el, fill, showError, table, timeElement, whileBusy } from './dom.js';
 import { startPage } from './layout.js';
 import { passwordView } from './password.js';
 import { describeState } from './states.js';
@@ -80,7 +80,7 @@ async function loadTimeline(deviceId) {
   const reply = await api('GET', devicePath(deviceId, '/timeline'));
   fill(byId('timeline'), table([
     { title: 'Seq', value: (e) => String(e.seq) },
-    { title: 'Time', value: (e) => formatTime(e.time) },
+    { title: 'Time', value: (e) => timeElement(e.time) },
     { title: 'Event', value: (e) => e.type },
     { title: 'Actor', value: (e) => e.actor },
     { title: 'Details', value: payloadText, wrap: true },

@@ -1,7 +1,7 @@
 // The owner's portal: my devices and their state, "Show recovery password"
 // after a confirmation, and every retrieval of that device's password.
 import { api, devicePath } from './api.js';
-import { byId, el, fill, formatTime, showError, table, whileBusy } from './dom.js';
+import { byId, el, fill, showError, table, timeElement, whileBusy } from './dom.js';
 import { startPage } from './layout.js';
 import { passwordView } from './password.js';
 import { describeState } from './states.js';
@@ -113,7 +113,7 @@ function renderRetrievals(deviceId) {
   }
   fill(byId('retrieval-list'), table([
     { title: 'Who', value: (r) => r.actor },
-    { title: 'When', value: (r) => formatTime(r.time) },
+    { title: 'When', value: (r) => timeElement(r.time) },
     { title: 'Channel', value: (r) => r.channel },
     { title: 'Outcome', value: (r) => r.outcome },
   ], rows));

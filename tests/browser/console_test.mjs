@@ -24,6 +24,16 @@ const kDesktopViewport = { width: 1200, height: 900 };
 // Markup that must stay text: if the page ever parsed it, window.__xss would be set.
 const kMarkupReason = 'TICKET-42 <b>bold</b><script>window.__xss=1</script>';
 const kMarkupDeviceId = '<script>window.__xss=2</script>';
+// The browser's time zone: UTC+05:30, so a time shown in local time would
+// differ from the API's UTC time in both hours and minutes.
+const kBrowserTimeZone = 'Asia/Kolkata';
+// The pages behind sign-in, with their titles, in the order of the top bar.
+const kSignedInPages = [
+  { file: 'portal.html', title: 'My devices' },
+  { file: 'helpdesk.html', title: 'Help desk' },
+  { file: 'admin.html', title: 'Admin' },
+  { file: 'audit.html', title: 'Audit' },
+];
 
 const [baseUrl, fixturePath, screenshotDir] = process.argv.slice(2);
 if (!baseUrl || !fixturePath || !screenshotDir) {
@@ -46,7 +56,7 @@ function report(step, device, password) {
 // Opens a fresh browser context (its own sessionStorage) that fails the test
 // on any request to another origin or any Content-Security-Policy violation.
 async function openPage(browser, viewport) {
-  const context = await browser.newContext({ viewport, ignoreHTTPSErrors: true });
+  const context = await browser.newContext({ viewport, ignoreHTTPSErrors: true, timezoneId: kBrowserTimeZone });
   const page = await context.newPage();
   page.setDefaultTimeout(kActionTimeoutMs);
   page.problems = [];
@@ -107,6 +117,37 @@ async function xssFlag(page) {
   return page.evaluate(() => window.__xss);
 }
 
+// Returns how the console shows an API time: "2026-12-05T01:02:03.5Z"
+// becomes "2026-12-05 01:02:03 UTC".
+function expectedTimeText(rfc3339) {
+  check(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(rfc3339), 'the API time ' + rfc3339 + ' is not RFC 3339 UTC');
+  return rfc3339.slice(0, 10) + ' ' + rfc3339.slice(11, 19) + ' UTC';
+}
+
+// Checks every <time> under selector: the text is "YYYY-MM-DD hh:mm:ss UTC"
+// and matches its datetime attribute, which contains the API's value. Returns
+// the number of times checked.
+async function checkShownTimes(page, selector) {
+  const times = await page.locator(selector + ' time').evaluateAll(
+    (nodes) => nodes.map((node) => ({ text: node.textContent, datetime: node.getAttribute('datetime') })));
+  for (const time of times) {
+    check(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/.test(time.text),
+          selector + ' shows the time "' + time.text + '", not "YYYY-MM-DD hh:mm:ss UTC"');
+    check(time.text === expectedTimeText(time.datetime),
+          selector + ' shows ' + time.text + ' for the API time ' + time.datetime);
+  }
+  return times.length;
+}
+
+// Sends GET path with the page's session and returns the parsed reply.
+async function apiGet(page, path) {
+  return page.evaluate(async (target) => {
+    const { token } = JSON.parse(sessionStorage.getItem('escrow.session'));
+    const response = await fetch(target, { headers: { Authorization: 'Bearer ' + token } });
+    return response.json();
+  }, path);
+}
+
 // Step 1: the owner signs in with the keyboard on a phone-sized screen and
 // reveals a password.
 async function ownerReveals(browser) {
@@ -130,6 +171,15 @@ async function ownerReveals(browser) {
   const retrievals = page.locator('#retrieval-list');
   await retrievals.getByText('portal', { exact: true }).first().waitFor();
   check((await retrievals.textContent()).includes(owner.username), 'the retrieval does not name the owner');
+
+  // Its time is shown in UTC and equals the API's time of the same retrieval.
+  const mine = (await apiGet(page, '/v1/me/retrievals')).retrievals.filter((r) => r.device_id === owner.device);
+  check(mine.length === 1, 'expected 1 retrieval of ' + owner.device + ', the API lists ' + mine.length);
+  const shownTime = await retrievals.locator('tbody tr time').first().textContent();
+  check(shownTime.endsWith(' UTC'), 'the retrieval time "' + shownTime + '" does not end in UTC');
+  check(shownTime === expectedTimeText(mine[0].time),
+        'the retrieval time is ' + shownTime + ' but the API says ' + mine[0].time);
+  check(await checkShownTimes(page, '#retrieval-list') === 1, 'the retrieval list shows no time');
 
   // Phone width: neither the page nor a card scrolls sideways.
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -187,6 +237,8 @@ async function helpdeskRetrieves(browser) {
   await page.locator('#recovery-password').waitFor();
   const password = await shownPassword(page);
   await page.locator('#timeline').getByText('RecoveryPasswordRetrieved').first().waitFor();
+  const timelineTimes = await checkShownTimes(page, '#timeline');
+  check(timelineTimes === await page.locator('#timeline tbody tr').count(), 'a timeline row has no time');
   await screenshot(page, '04-helpdesk-retrieval');
   report('helpdesk_reveal', other.device, password);
 
@@ -215,6 +267,32 @@ async function auditorSeesRetrieval(browser) {
   check(await xssFlag(page) === undefined, 'markup in the reason ran as script');
   check(await page.locator('#audit-chart svg rect.bar').count() > 0, 'the chart has no bars');
 
+  // The row's time is the API's time of the same retrieval, shown in UTC.
+  const records = (await apiGet(page, '/v1/audit?device=' + encodeURIComponent(other.device))).records;
+  const record = records.filter((r) => r.reason === kMarkupReason).at(-1);
+  check(record !== undefined, 'the API has no audit record with the reason');
+  const rowTime = await row.locator('time').textContent();
+  check(rowTime.endsWith(' UTC'), 'the audit time "' + rowTime + '" does not end in UTC');
+  check(rowTime === expectedTimeText(record.time), 'the audit row shows ' + rowTime + ' but the API says ' + record.time);
+  check(await checkShownTimes(page, '#audit-records') === records.length, 'an audit row has no time');
+
+  // The legend names both series in text, and the chart points to it.
+  const legend = page.locator('#audit-chart ul.legend');
+  const legendText = await legend.textContent();
+  check(legendText.includes('Blue bars: retrievals'), 'the legend does not name the retrievals: ' + legendText);
+  check(legendText.includes('Red bars, stacked on top: denied retrievals'),
+        'the legend does not name the denied retrievals: ' + legendText);
+  const chart = page.locator('#audit-chart svg');
+  check(await chart.getAttribute('aria-describedby') === await legend.getAttribute('id'),
+        'the chart is not described by its legend');
+  const axisLabels = await chart.locator('text.axis-label').allTextContents();
+  check(axisLabels.includes('Day (UTC, month-day)'), 'the day axis is not labelled UTC: ' + axisLabels.join(' | '));
+  const barLabels = await chart.locator('rect.bar').evaluateAll((bars) => bars.map((bar) => bar.getAttribute('aria-label')));
+  const today = record.time.slice(0, 10);
+  const todayLabel = new RegExp('^' + today + ' \\(UTC\\): [1-9][0-9]* retrievals?$');
+  check(barLabels.some((label) => todayLabel.test(label)),
+        'no bar is described as the retrievals of ' + today + ': ' + barLabels.join(' | '));
+
   // Both exports contain the retrieval.
   for (const [button, name] of [['Export CSV', 'escrow-audit.csv'], ['Export JSON lines', 'escrow-audit.jsonl']]) {
     const [download] = await Promise.all([
@@ -225,6 +303,7 @@ async function auditorSeesRetrieval(browser) {
     const text = readFileSync(await download.path(), 'utf8');
     check(text.includes(other.device) && text.includes(helpdesk.username),
           button + ' lacks the retrieval: ' + text.slice(0, 300));
+    check(text.includes(record.time), button + ' does not keep the API time ' + record.time);
   }
 
   // A fresh checkpoint covers the retrieval, and the page verifies its last entry.
@@ -237,6 +316,7 @@ async function auditorSeesRetrieval(browser) {
   const verified = status.match(/Last verified seq(\d+)/);
   check(entries && verified && entries[1] === verified[1],
         'the fresh checkpoint does not cover the whole ledger: ' + status);
+  check(await checkShownTimes(page, '#verification') === 2, 'the newest entry or the checkpoint has no time');
   await screenshot(page, '05-audit');
   await finishPage(page);
 }
@@ -265,7 +345,46 @@ async function markupDeviceIdIsText(browser) {
   await finishPage(page);
 }
 
-// Step 6: the admin turns self-service recovery off in the policy form, and
+// Step 6: every page behind sign-in has the same header, with the brand,
+// links to the four pages (the current one marked), the user and Sign out.
+async function headerOnEveryPage(browser) {
+  const { admin } = fixture;
+  const page = await openPage(browser, kPhoneViewport);
+  await page.goto(baseUrl + '/console/');
+  check(await page.locator('header.bar .brand').textContent() === 'Escrow Ledger', 'the sign-in page has no header');
+  await signIn(page, admin, 'admin.html');
+  const titles = kSignedInPages.map((entry) => entry.title);
+  for (const { file, title } of kSignedInPages) {
+    await page.goto(baseUrl + '/console/' + file);
+    await page.locator('#signed-in-as').waitFor();
+    check(await page.locator('header.bar').count() === 1, file + ' does not have exactly one header');
+    check(await page.title() === title + ' - Escrow Ledger', file + ' has the title "' + await page.title() + '"');
+    check(await page.locator('main h1').textContent() === title, file + ' has the wrong heading');
+    check(await page.locator('header.bar .brand').textContent() === 'Escrow Ledger', file + ' has no brand');
+    const links = await page.locator('header.bar nav a').allTextContents();
+    check(links.join('|') === titles.join('|'), file + ' links to ' + links.join(', '));
+    const current = await page.locator('header.bar nav a[aria-current="page"]').textContent();
+    check(current === title, file + ' marks ' + current + ' as the current page');
+    check((await page.locator('#signed-in-as').textContent()).startsWith(admin.username + ' ('),
+          file + ' does not name the signed-in user');
+    check(await page.getByRole('button', { name: 'Sign out' }).count() === 1, file + ' has no Sign out button');
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= kPhoneViewport.width, file + ' is ' + width + ' px wide at 375 px');
+    await screenshot(page, '08-header-' + file.replace('.html', ''));
+    if (file === 'audit.html') {
+      await page.locator('#audit-chart svg rect.bar').first().waitFor();
+      await page.locator('#audit-chart').screenshot({ path: path.join(screenshotDir, '08-header-audit-chart.png') });
+    }
+  }
+
+  // The admin page's account list shows creation times in UTC.
+  await page.goto(baseUrl + '/console/admin.html');
+  await page.locator('#account-list table').waitFor();
+  check(await checkShownTimes(page, '#account-list') > 0, 'the account list shows no creation time');
+  await finishPage(page);
+}
+
+// Step 7: the admin turns self-service recovery off in the policy form, and
 // the portal then sends the owner to the help desk.
 async function selfServiceOff(browser) {
   const { admin, owner } = fixture;
@@ -288,7 +407,7 @@ async function selfServiceOff(browser) {
   await page.locator('#device-state-text').waitFor();
   check(await page.getByRole('button', { name: 'Show recovery password' }).count() === 0,
         'the portal offers the password while self-service recovery is off');
-  await screenshot(page, '08-owner-self-service-off');
+  await screenshot(page, '09-owner-self-service-off');
   await finishPage(page);
 }
 
@@ -302,7 +421,7 @@ async function main() {
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const steps = [ownerReveals, ownerDeniedOtherDevice, helpdeskRetrieves, auditorSeesRetrieval,
-                 markupDeviceIdIsText, selfServiceOff];
+                 markupDeviceIdIsText, headerOnEveryPage, selfServiceOff];
   try {
     for (const step of steps) {
       const started = Date.now();
