@@ -177,11 +177,21 @@ int main(int argc, char** argv) {
   std::printf("ledger: %s, %llu entries, %u hardware threads\n", dir.c_str(),
               static_cast<unsigned long long>(entries), cores);
   Fill(**store, *key, entries);
-  if (mode == "all") {
-    MeasureProofs(**store);
-    if (!MeasureFullVerify(**store, key->public_key(), cores)) return 1;
-  }
-  if (!MeasureIntegrityVerify(**store, key->public_key())) return 1;
+  // The server answers proofs from a store opened for writing.
+  if (mode == "all") MeasureProofs(**store);
+
+  // The verify measurements read the data directory the way `escrowctl verify
+  // --data-dir` does: read-only, with the table files mapped.
+  const std::string public_key = key->public_key();
+  store->reset();
+  Store::Options offline;
+  offline.read_only = true;
+  offline.create_if_missing = false;
+  offline.mmap_reads = true;
+  store = Store::Open(dir, offline);
+  if (!store.ok()) return 1;
+  if (mode == "all" && !MeasureFullVerify(**store, public_key, cores)) return 1;
+  if (!MeasureIntegrityVerify(**store, public_key)) return 1;
 
   store->reset();
   if (remove_dir) std::filesystem::remove_all(dir);

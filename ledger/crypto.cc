@@ -124,14 +124,20 @@ EVP_MD_CTX* ThreadDigestContext() {
 
 }  // namespace
 
-std::string Sha256Concat(std::initializer_list<std::string_view> parts) {
+Sha256Digest Sha256ConcatDigest(std::initializer_list<std::string_view> parts) {
   EVP_MD_CTX* ctx = ThreadDigestContext();
   if (EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1) std::abort();
   for (std::string_view part : parts) EVP_DigestUpdate(ctx, part.data(), part.size());
-  std::string out(kSha256Size, '\0');
+  Sha256Digest out;
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx, U(out), &len) != 1) std::abort();
+  if (EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()), &len) != 1) {
+    std::abort();
+  }
   return out;
+}
+
+std::string Sha256Concat(std::initializer_list<std::string_view> parts) {
+  return std::string(View(Sha256ConcatDigest(parts)));
 }
 
 std::string Sha256(std::string_view data) { return Sha256Concat({data}); }

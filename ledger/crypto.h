@@ -58,6 +58,17 @@ std::string Sha256(std::string_view data);
 // Returns SHA-256 of the concatenation of parts, without building it.
 std::string Sha256Concat(std::initializer_list<std::string_view> parts);
 
+// A SHA-256 digest held by value, for hot loops that must not allocate.
+using Sha256Digest = std::array<char, kSha256Size>;
+
+// Same as Sha256Concat, returned by value.
+Sha256Digest Sha256ConcatDigest(std::initializer_list<std::string_view> parts);
+
+// Views the digest's bytes.
+inline std::string_view View(const Sha256Digest& digest) {
+  return std::string_view(digest.data(), digest.size());
+}
+
 // Incremental SHA-256 for inputs too large to concatenate.
 class Sha256Stream {
  public:

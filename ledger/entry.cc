@@ -160,6 +160,10 @@ std::string LeafHash(std::string_view body) {
   return crypto::Sha256Concat({std::string_view("\0", 1), body});
 }
 
+crypto::Sha256Digest LeafHashDigest(std::string_view body) {
+  return crypto::Sha256ConcatDigest({std::string_view("\0", 1), body});
+}
+
 std::string SignatureMessage(std::string_view leaf_hash) {
   std::string msg(kEntrySignaturePrefix);
   msg.append(leaf_hash);

@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 
+#include "ledger/crypto.h"
 #include "ledger/status.h"
 
 namespace escrow::ledger {
@@ -110,6 +111,8 @@ Result<DecodedEntry> DecodeEntry(std::string_view bytes);
 
 // Returns SHA-256(0x00 ‖ body).
 std::string LeafHash(std::string_view body);
+// Same, returned by value without allocating.
+crypto::Sha256Digest LeafHashDigest(std::string_view body);
 
 // Returns kEntrySignaturePrefix ‖ leaf_hash: the message the ledger key signs.
 std::string SignatureMessage(std::string_view leaf_hash);

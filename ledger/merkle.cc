@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <utility>
 
@@ -135,6 +136,10 @@ std::string MerkleLeafHash(std::string_view data) { return LeafHash(data); }
 std::string MerkleNodeHash(std::string_view left, std::string_view right) {
   const char prefix = kNodeHashPrefix;
   return crypto::Sha256Concat({std::string_view(&prefix, 1), left, right});
+}
+
+crypto::Sha256Digest MerkleNodeHashDigest(std::string_view left, std::string_view right) {
+  return crypto::Sha256ConcatDigest({std::string_view(&kNodeHashPrefix, 1), left, right});
 }
 
 std::string MerkleEmptyRoot() { return crypto::Sha256(""); }
@@ -325,29 +330,50 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, std::string_view root1,
 
 Status MerkleTreeBuilder::Append(std::string_view leaf_hash) {
   ESCROW_RETURN_IF_ERROR(CheckHashSize(leaf_hash, "leaf hash"));
-
-  // Each trailing set bit of size_ is a perfect subtree of the new leaf's
-  // size that now has a right neighbor of equal size: merge them.
-  std::string node(leaf_hash);
-  for (uint64_t s = size_; (s & 1) != 0; s >>= 1) {
-    node = MerkleNodeHash(perfect_roots_.back(), node);
-    perfect_roots_.pop_back();
-  }
-  perfect_roots_.push_back(std::move(node));
-  ++size_;
+  crypto::Sha256Digest node;
+  std::copy(leaf_hash.begin(), leaf_hash.end(), node.begin());
+  Push(node, 0);
   return Status::Ok();
 }
 
+Status MerkleTreeBuilder::AppendTree(const MerkleTreeBuilder& other) {
+  if (other.size_ == 0) return Status::Ok();
+  const int top = std::bit_width(other.size_) - 1;
+  if (size_ % (uint64_t{1} << top) != 0 || size_ > UINT64_MAX - other.size_) {
+    return InvalidArgument(fmt::format(
+        "cannot append a tree of {} leaves at size {}: the size is not a multiple of {}",
+        other.size_, size_, uint64_t{1} << top));
+  }
+  // other's roots, largest first, have the heights of its set bits.
+  size_t i = 0;
+  for (int height = top; height >= 0; --height) {
+    if ((other.size_ >> height & 1) != 0) Push(other.roots_[i++], height);
+  }
+  return Status::Ok();
+}
+
+void MerkleTreeBuilder::Push(crypto::Sha256Digest node, int height) {
+  // Each set bit of size_ from `height` up is a perfect subtree of the new
+  // node's size that now has a right neighbor of equal size: merge them.
+  size_t count = static_cast<size_t>(std::popcount(size_));
+  for (uint64_t s = size_ >> height; (s & 1) != 0; s >>= 1) {
+    node = MerkleNodeHashDigest(crypto::View(roots_[--count]), crypto::View(node));
+  }
+  roots_[count] = node;
+  size_ += uint64_t{1} << height;
+}
+
 std::string MerkleTreeBuilder::root() const {
-  if (perfect_roots_.empty()) return MerkleEmptyRoot();
+  size_t count = static_cast<size_t>(std::popcount(size_));
+  if (count == 0) return MerkleEmptyRoot();
 
   // The RFC 9162 split puts the largest perfect subtree on the left, so fold
   // from the smallest (rightmost) subtree towards the largest.
-  std::string r = perfect_roots_.back();
-  for (size_t i = perfect_roots_.size() - 1; i > 0; --i) {
-    r = MerkleNodeHash(perfect_roots_[i - 1], r);
+  crypto::Sha256Digest r = roots_[count - 1];
+  for (size_t i = count - 1; i > 0; --i) {
+    r = MerkleNodeHashDigest(crypto::View(roots_[i - 1]), crypto::View(r));
   }
-  return r;
+  return std::string(crypto::View(r));
 }
 
 }  // namespace escrow::ledger

@@ -20,12 +20,14 @@
 // thread owns it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ledger/crypto.h"
 #include "ledger/status.h"
 
 namespace escrow::ledger {
@@ -38,6 +40,8 @@ std::string MerkleLeafHash(std::string_view data);
 
 // Returns SHA-256(0x01 ‖ left ‖ right).
 std::string MerkleNodeHash(std::string_view left, std::string_view right);
+// Same, returned by value without allocating.
+crypto::Sha256Digest MerkleNodeHashDigest(std::string_view left, std::string_view right);
 
 // Returns SHA-256(""), the root of the tree with no leaves.
 std::string MerkleEmptyRoot();
@@ -101,11 +105,20 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, std::string_view root1,
 
 // Computes the root of a growing tree in O(log n) memory: it keeps the roots
 // of the perfect subtrees that make up the tree, largest first, as in the
-// binary representation of size().
+// binary representation of size(). It holds them in a fixed array, so
+// appending never allocates and a copy costs about 2 KiB.
 class MerkleTreeBuilder {
  public:
   // Appends one leaf hash. Fails with kInvalidArgument unless it is 32 bytes.
   Status Append(std::string_view leaf_hash);
+
+  // Appends the leaves of other, as if each were appended in turn, at the
+  // cost of one hash per perfect subtree of other. Requires size() to be a
+  // multiple of other's largest perfect subtree (the highest set bit of
+  // other.size()), so that each of other's subtrees is also a subtree here;
+  // fails with kInvalidArgument and appends nothing otherwise. This lets
+  // threads build the trees of aligned leaf ranges independently.
+  Status AppendTree(const MerkleTreeBuilder& other);
 
   uint64_t size() const { return size_; }
 
@@ -114,10 +127,17 @@ class MerkleTreeBuilder {
   std::string root() const;
 
  private:
+  // Merges node, the root of a perfect subtree of 2^height leaves, into the
+  // roots. Requires size_ to be a multiple of 2^height.
+  void Push(crypto::Sha256Digest node, int height);
+
+  // One root per set bit of a 64-bit size.
+  static constexpr size_t kMaxRoots = 64;
+
   uint64_t size_ = 0;
   // Roots of perfect subtrees, left to right, with strictly falling sizes
-  // that are the set bits of size_.
-  std::vector<std::string> perfect_roots_;
+  // that are the set bits of size_: roots_[0 .. popcount(size_)).
+  std::array<crypto::Sha256Digest, kMaxRoots> roots_;
 };
 
 }  // namespace escrow::ledger

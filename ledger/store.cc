@@ -142,6 +142,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir, const Op
   db_options.max_background_jobs = 2;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 4;
+  db_options.allow_mmap_reads = options.mmap_reads;
   db_options.info_log = std::make_shared<SpdlogInfoLogger>();
   auto write_state = std::make_shared<WriteState>();
   db_options.listeners.push_back(std::make_shared<WriteStateListener>(write_state));

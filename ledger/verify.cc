@@ -49,6 +49,15 @@ struct LedgerVerifier::Segment {
   bool hashed = false;     // true when the reader already ran phase 1
   std::string read_error;  // the RocksDB status when reading the range failed
 
+  // Set by ReadRange when the range's first leaf index is a multiple of
+  // kChunkEntries: the tree of the range's leaves, in read order, and a copy
+  // of it at each checkpoint size inside the range (global tree size first).
+  // Phase 2 uses them only if every entry of the range is accepted in order.
+  bool has_tree = false;
+  uint64_t first_index = 0;
+  MerkleTreeBuilder tree;
+  std::vector<std::pair<uint64_t, MerkleTreeBuilder>> tree_at_checkpoint;
+
   std::string_view CopyBytes(std::string_view bytes) {
     if (blocks_used == 0 || blocks[blocks_used - 1].capacity() - blocks[blocks_used - 1].size() <
                                 bytes.size()) {
@@ -68,11 +77,15 @@ struct LedgerVerifier::Segment {
     blocks_used = 0;
     hashed = false;
     read_error.clear();
+    has_tree = false;
+    first_index = 0;
+    tree = MerkleTreeBuilder();
+    tree_at_checkpoint.clear();
   }
 };
 
 LedgerVerifier::LedgerVerifier(std::string trusted_public_key, VerifyOptions options)
-    : options_(std::move(options)), prev_hash_(crypto::kSha256Size, '\0') {
+    : options_(std::move(options)) {
   if (options_.threads <= 0) {
     options_.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
@@ -126,7 +139,7 @@ void LedgerVerifier::ParseAndHash(Pending& p) {
     return;
   }
   p.entry = *parsed;
-  p.leaf = LeafHash(parsed->body);
+  p.leaf = LeafHashDigest(parsed->body);
 }
 
 void LedgerVerifier::ParallelFor(size_t n, const std::function<void(size_t)>& fn) const {
@@ -155,13 +168,12 @@ bool LedgerVerifier::ProcessChunk() {
   // Phase 2: seq, chain, key in force, Merkle tree and checkpoints, in order.
   // A read error counts once the entries read before it have passed.
   accepted_.clear();
+  auto next = checkpoints_.upper_bound(tree_.size());
+  next_checkpoint_size_ = next == checkpoints_.end() ? UINT64_MAX : next->first;
   for (size_t s = 0; s < segments_used_ && report_.ok; s++) {
     Segment& segment = *segments_[s];
-    for (Pending& p : segment.entries) {
-      if (!CheckInOrder(p)) break;
-      accepted_.push_back(&p);
-    }
-    if (report_.ok && !segment.read_error.empty()) {
+    if (!CheckSegmentInOrder(segment)) break;
+    if (!segment.read_error.empty()) {
       Fail(expected_seq_, "cannot read the ledger: " + segment.read_error);
     }
   }
@@ -171,7 +183,9 @@ bool LedgerVerifier::ProcessChunk() {
     std::atomic<uint64_t> lowest_bad{UINT64_MAX};
     ParallelFor(accepted_.size(), [&](size_t i) {
       const Pending& p = *accepted_[i];
-      if (keys_[p.key_index].Verify(SignatureMessage(p.leaf), p.entry.signature)) return;
+      if (keys_[p.key_index].Verify(SignatureMessage(crypto::View(p.leaf)), p.entry.signature)) {
+        return;
+      }
       uint64_t seen = lowest_bad.load();
       while (p.entry.seq < seen && !lowest_bad.compare_exchange_weak(seen, p.entry.seq)) {
       }
@@ -199,7 +213,7 @@ bool LedgerVerifier::CheckInOrder(Pending& p) {
   // The entry's own fields agree with the key, the chain and the key in force.
   const EntryView& e = p.entry;
   if (e.seq != seq) return Fail(seq, "entry claims seq " + std::to_string(e.seq));
-  if (e.prev_hash != prev_hash_) {
+  if (e.prev_hash != crypto::View(prev_hash_)) {
     return Fail(seq, "prev_hash does not match the leaf hash of the previous entry");
   }
   if (e.key_id != key_id_) {
@@ -228,19 +242,76 @@ bool LedgerVerifier::CheckInOrder(Pending& p) {
   }
 
   prev_hash_ = p.leaf;
-  tree_.Append(p.leaf).PermitUnchecked();
   report_.entries++;
-  report_.head_leaf_hash = p.leaf;
   expected_seq_++;
-  return CheckCheckpointsAt(tree_.size());
+  return true;
 }
 
-bool LedgerVerifier::CheckCheckpointsAt(uint64_t size) {
+bool LedgerVerifier::CheckSegmentInOrder(Segment& segment) {
+  // When the range starts where the tree ends, the reader's tree of the
+  // range is joined at the end instead of appending each leaf here.
+  const uint64_t start = tree_.size();
+  const bool use_range_tree = segment.has_tree && segment.first_index == start;
+  size_t accepted = 0;
+  size_t snapshot = 0;
+  bool ok = true;
+  for (Pending& p : segment.entries) {
+    if (!CheckInOrder(p)) {
+      ok = false;
+      break;
+    }
+    if (!use_range_tree) tree_.Append(crypto::View(p.leaf)).PermitUnchecked();
+    accepted++;
+
+    const uint64_t size = start + accepted;
+    if (size == next_checkpoint_size_) {
+      std::string root;
+      if (!use_range_tree) {
+        root = tree_.root();
+      } else {
+        while (snapshot < segment.tree_at_checkpoint.size() &&
+               segment.tree_at_checkpoint[snapshot].first < size) {
+          snapshot++;
+        }
+        MerkleTreeBuilder at_size = tree_;
+        if (snapshot < segment.tree_at_checkpoint.size() &&
+            segment.tree_at_checkpoint[snapshot].first == size) {
+          at_size.AppendTree(segment.tree_at_checkpoint[snapshot].second).PermitUnchecked();
+        } else {
+          // The reader kept no copy at this size, so append the leaves one by one.
+          for (size_t i = 0; i < accepted; i++) {
+            at_size.Append(crypto::View(segment.entries[i].leaf)).PermitUnchecked();
+          }
+        }
+        root = at_size.root();
+      }
+      if (!CheckCheckpointsAt(size, root)) {
+        ok = false;
+        break;
+      }
+    }
+    accepted_.push_back(&p);
+  }
+
+  if (use_range_tree) {
+    if (ok && accepted == segment.tree.size()) {
+      tree_.AppendTree(segment.tree).PermitUnchecked();
+    } else {
+      for (size_t i = 0; i < accepted; i++) {
+        tree_.Append(crypto::View(segment.entries[i].leaf)).PermitUnchecked();
+      }
+    }
+  }
+  return ok;
+}
+
+bool LedgerVerifier::CheckCheckpointsAt(uint64_t size, const std::string& root) {
   auto [begin, end] = checkpoints_.equal_range(size);
+  auto next = checkpoints_.upper_bound(size);
+  next_checkpoint_size_ = next == checkpoints_.end() ? UINT64_MAX : next->first;
   if (begin == end) return true;
   // A signature failure below this size, found in phase 3, still wins:
   // Fail keeps the lowest seq.
-  std::string root = tree_.root();
   for (auto it = begin; it != end; ++it) {
     const std::string& note = it->second;
     std::string origin = note.substr(0, note.find('\n'));
@@ -270,6 +341,7 @@ VerifyReport LedgerVerifier::Finish() {
                                   " is beyond the last entry " + std::to_string(report_.entries));
   }
   report_.root_hash = tree_.root();
+  if (expected_seq_ > 1) report_.head_leaf_hash = std::string(crypto::View(prev_hash_));
   // On failure, count only the entries before the first bad one.
   if (!report_.ok && report_.first_bad_seq > 0) {
     report_.entries = std::min(report_.entries, report_.first_bad_seq - 1);
@@ -279,7 +351,8 @@ VerifyReport LedgerVerifier::Finish() {
 
 void LedgerVerifier::ReadRange(const Store& store, rocksdb::ReadOptions read_options,
                                const std::optional<std::string>& lower,
-                               const std::optional<std::string>& upper, Segment& segment) {
+                               const std::optional<std::string>& upper,
+                               const std::vector<uint64_t>& checkpoint_sizes, Segment& segment) {
   rocksdb::Slice lower_slice, upper_slice;
   if (lower) {
     lower_slice = *lower;
@@ -293,6 +366,9 @@ void LedgerVerifier::ReadRange(const Store& store, rocksdb::ReadOptions read_opt
 
   // The value slice is valid only until Next(), so the bytes are copied once
   // into the segment's blocks, then parsed and hashed while still in cache.
+  segment.has_tree = segment.first_index % kChunkEntries == 0;
+  auto checkpoint = std::upper_bound(checkpoint_sizes.begin(), checkpoint_sizes.end(),
+                                     segment.first_index);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (segment.entries.size() >= kMaxEntriesPerRange) break;
     std::string_view key = it->key().ToStringView();
@@ -300,6 +376,19 @@ void LedgerVerifier::ReadRange(const Store& store, rocksdb::ReadOptions read_opt
     p.key_seq = key.size() == 8 ? SeqFromKey(key) : 0;
     p.bytes = segment.CopyBytes(it->value().ToStringView());
     ParseAndHash(p);
+
+    if (!segment.has_tree) continue;
+    if (segment.tree.size() == kChunkEntries) {
+      // More entries than seqs in the range, so phase 2 rejects this range.
+      segment.has_tree = false;
+      continue;
+    }
+    segment.tree.Append(crypto::View(p.leaf)).PermitUnchecked();
+    const uint64_t size = segment.first_index + segment.tree.size();
+    if (checkpoint != checkpoint_sizes.end() && *checkpoint == size) {
+      segment.tree_at_checkpoint.emplace_back(size, segment.tree);
+      ++checkpoint;
+    }
   }
   if (!it->status().ok()) segment.read_error = it->status().ToString();
   segment.hashed = true;
@@ -320,6 +409,10 @@ bool LedgerVerifier::AddStoredEntries(const Store& store) {
   read_options.verify_checksums = true;
 
   const size_t threads = static_cast<size_t>(options_.threads);
+  std::vector<uint64_t> checkpoint_sizes;
+  for (const auto& [size, note] : checkpoints_) {
+    if (checkpoint_sizes.empty() || checkpoint_sizes.back() != size) checkpoint_sizes.push_back(size);
+  }
   while (segments_.size() < threads) segments_.push_back(std::make_unique<Segment>());
 
   // Each round reads `threads` consecutive key ranges of kChunkEntries seqs,
@@ -358,8 +451,9 @@ bool LedgerVerifier::AddStoredEntries(const Store& store) {
     }
     const size_t ranges = bounds.size() - 1;
     segments_used_ = ranges;
+    for (size_t t = 0; t < ranges; t++) segments_[t]->first_index = base - 1 + t * kChunkEntries;
     ParallelFor(ranges, [&](size_t t) {
-      ReadRange(store, read_options, bounds[t], bounds[t + 1], *segments_[t]);
+      ReadRange(store, read_options, bounds[t], bounds[t + 1], checkpoint_sizes, *segments_[t]);
     });
     ProcessChunk();
 

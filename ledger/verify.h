@@ -6,8 +6,11 @@
 // checkpoints whose roots are both recomputed from the same entries are
 // consistent by construction; a mismatch at either names its tree size.
 //
-// Signatures are checked in parallel in chunks; the report always names the
-// lowest failing seq.
+// Work is split so that little runs on one thread: reading threads parse and
+// re-hash the entries of consecutive 16,384-seq ranges and build each
+// range's Merkle subtree; one thread then checks seq, chain and keys in order
+// and joins the subtrees; signatures are checked on all threads. The report
+// always names the lowest failing seq.
 //
 // Thread safety: a LedgerVerifier is used by one thread (it starts its own
 // workers for reading, hashing and signature checks). VerifyLedger only
@@ -80,7 +83,7 @@ class LedgerVerifier {
     std::string_view bytes;    // the copy in the owning Segment's blocks
     std::string decode_error;  // empty when the bytes parsed
     EntryView entry;           // views into bytes
-    std::string leaf;
+    crypto::Sha256Digest leaf{};
     size_t key_index = 0;
   };
   // The entries of one key range, in key order, and one copy of their bytes.
@@ -91,14 +94,24 @@ class LedgerVerifier {
   static void ParseAndHash(Pending& p);
   // Reads the ledger keys in [lower, upper) into segment and runs phase 1 on
   // each entry. A missing bound means the range is open on that side.
+  // When the segment's first leaf index is a multiple of kChunkEntries, the
+  // reader also builds the Merkle tree of the range's leaves, and keeps a
+  // copy of it at each size in checkpoint_sizes, so that phase 2 appends one
+  // subtree per range instead of hashing every node on one thread.
   static void ReadRange(const Store& store, rocksdb::ReadOptions read_options,
                         const std::optional<std::string>& lower,
-                        const std::optional<std::string>& upper, Segment& segment);
+                        const std::optional<std::string>& upper,
+                        const std::vector<uint64_t>& checkpoint_sizes, Segment& segment);
   // Runs the three phases over the segments in use, in order, and clears them.
   bool ProcessChunk();
-  // Phase 2 for one entry; false stops the chunk at this entry.
+  // Phase 2 over one segment: appends the accepted entries to accepted_.
+  // Returns false at the first failure.
+  bool CheckSegmentInOrder(Segment& segment);
+  // Phase 2 for one entry without the Merkle tree; false stops the chunk at
+  // this entry.
   bool CheckInOrder(Pending& p);
-  bool CheckCheckpointsAt(uint64_t size);
+  // Checks the checkpoints at tree size `size`, whose root is `root`.
+  bool CheckCheckpointsAt(uint64_t size, const std::string& root);
   // Runs fn(i) for i in [0, n) on options_.threads threads.
   void ParallelFor(size_t n, const std::function<void(size_t)>& fn) const;
 
@@ -106,10 +119,12 @@ class LedgerVerifier {
   std::vector<crypto::Ed25519Key> keys_;
   std::vector<std::string> public_keys_;
   std::string key_id_;
-  std::string prev_hash_;
+  crypto::Sha256Digest prev_hash_{};  // leaf hash of the last accepted entry
   uint64_t expected_seq_ = 1;
   MerkleTreeBuilder tree_;
   std::multimap<uint64_t, std::string> checkpoints_;  // tree size -> note
+  // The smallest checkpoint size above the sizes already checked.
+  uint64_t next_checkpoint_size_ = 0;
   std::vector<std::unique_ptr<Segment>> segments_;
   size_t segments_used_ = 0;
   std::vector<const Pending*> accepted_;  // phase 2 output, reused per chunk

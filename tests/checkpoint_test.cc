@@ -238,6 +238,76 @@ TEST_CASE("parallel signature checks name the lowest bad seq") {
   CHECK(report.error == "signature does not verify");
 }
 
+TEST_CASE("verify checks checkpoints inside and at the edges of read ranges") {
+  // Verify reads 16,384-seq ranges and builds each range's Merkle tree on
+  // the thread that read it; checkpoints inside a range, on its first and
+  // last entry, and past the second round must all see the right root.
+  const std::vector<uint64_t> sizes = {1, 5000, 16383, 16384, 16385, 32768, 40000};
+  testing::LedgerDir fixture;
+  auto& [dir, store, key] = fixture;
+  {
+    Sequencer sequencer(store->get(), &*key, Applier{}, {});
+    REQUIRE(sequencer.Start().ok());
+    Checkpointer checkpointer(store->get(), &*key, {});
+    uint64_t size = 0;
+    for (uint64_t target : sizes) {
+      while (size < target) {
+        const uint64_t batch = std::min<uint64_t>(target - size, 1000);
+        REQUIRE(sequencer
+                    .Run([batch](Transaction& tx) {
+                      for (uint64_t i = 0; i < batch; i++) {
+                        auto e = tx.Append(
+                            MakeDraft(DeviceRetired{"d"}, ActorKind::kSystem, "", "d"));
+                        if (!e.ok()) return e.status();
+                      }
+                      return Status::Ok();
+                    })
+                    .ok());
+        size += batch;
+      }
+      REQUIRE(checkpointer.WriteNow().ok());
+    }
+    sequencer.Stop();
+  }
+
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    VerifyOptions options;
+    options.threads = threads;
+    options.check_signatures = false;
+    auto report = VerifyLedger(**store, key->public_key(), options);
+    CHECK(report.ok);
+    CHECK(report.error == "");
+    CHECK(report.entries == 40000);
+    CHECK(report.checkpoints == sizes.size());
+    CHECK(report.root_hash == StoredMerkleRoot(**store, 40000).value());
+    const std::string last = (*store)->ReadEntry(40000).value().value();
+    CHECK(report.head_leaf_hash == LeafHash(DecodeEntry(last).value().body));
+  }
+
+  // A checkpoint whose root is off, at each kind of position, is named.
+  for (uint64_t bad_size : {5000u, 16384u, 16385u, 40000u}) {
+    CAPTURE(bad_size);
+    std::string good = ReadCheckpoint(**store, bad_size).value().value();
+    Checkpoint forged;
+    forged.origin = CheckpointOrigin(*key);
+    forged.tree_size = bad_size;
+    // The root of the tree one entry shorter: right leaves, wrong size.
+    forged.root_hash = StoredMerkleRoot(**store, bad_size - 1).value();
+    REQUIRE((*store)->Put(Cf::kCheckpoints, SeqKey(bad_size),
+                          SignNote(CheckpointText(forged), forged.origin, *key).value()).ok());
+    VerifyOptions options;
+    options.threads = 2;
+    auto bad = VerifyLedger(**store, key->public_key(), options);
+    CHECK_FALSE(bad.ok);
+    CHECK(bad.first_bad_seq == bad_size);
+    CHECK(bad.error == "checkpoint at tree size " + std::to_string(bad_size) +
+                           ": root hash does not match the entries");
+    REQUIRE((*store)->Put(Cf::kCheckpoints, SeqKey(bad_size), good).ok());
+  }
+  CHECK(VerifyLedger(**store, key->public_key()).ok);
+}
+
 #include <filesystem>
 
 #include "ledger/export.h"

@@ -510,6 +510,44 @@ TEST_CASE("builder root equals MerkleRoot for sizes 0 to 64") {
   }
 }
 
+TEST_CASE("builder appends an aligned tree as if leaf by leaf") {
+  Hashes leaves = RandomLeafHashes(96, 7);
+  // Every split of 0..96 leaves into a prefix and a tail whose largest
+  // perfect subtree fits the prefix's alignment.
+  for (uint64_t prefix = 0; prefix <= 64; ++prefix) {
+    for (uint64_t tail = 0; prefix + tail <= 96; ++tail) {
+      CAPTURE(prefix, tail);
+      MerkleTreeBuilder head, rest, whole;
+      for (uint64_t i = 0; i < prefix; ++i) REQUIRE(head.Append(leaves[i]).ok());
+      for (uint64_t i = prefix; i < prefix + tail; ++i) REQUIRE(rest.Append(leaves[i]).ok());
+      for (uint64_t i = 0; i < prefix + tail; ++i) REQUIRE(whole.Append(leaves[i]).ok());
+
+      const bool aligned = tail == 0 || prefix % std::bit_floor(tail) == 0;
+      Status appended = head.AppendTree(rest);
+      CHECK(appended.ok() == aligned);
+      if (aligned) {
+        CHECK(head.size() == prefix + tail);
+        CHECK(head.root() == whole.root());
+      } else {
+        // Nothing was appended.
+        CHECK(head.size() == prefix);
+        CHECK(head.root() == MerkleRoot(prefix, LeavesOf(leaves)).value());
+      }
+    }
+  }
+}
+
+TEST_CASE("builder refuses a misaligned tree with the reason") {
+  Hashes leaves = RandomLeafHashes(8, 3);
+  MerkleTreeBuilder three, four;
+  for (int i = 0; i < 3; ++i) REQUIRE(three.Append(leaves[i]).ok());
+  for (int i = 0; i < 4; ++i) REQUIRE(four.Append(leaves[i]).ok());
+  Status s = three.AppendTree(four);
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.message() ==
+        "cannot append a tree of 4 leaves at size 3: the size is not a multiple of 4");
+}
+
 TEST_CASE("generated proofs verify for every size up to 70") {
   constexpr uint64_t kMaxSize = 70;
   Hashes leaves = RandomLeafHashes(kMaxSize, 99);
