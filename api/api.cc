@@ -215,25 +215,20 @@ http::Response Api::DenyRetrieval(const Call& call, const Status& denied) {
     if (channel.ok() && channel->has_value()) request.channel = **channel;
   }
 
-  // Step 3: the service records RecoveryPasswordRetrievalDenied. It receives
-  // the caller without roles, so its own rule denies the request too,
-  // because both its owner branch and its help-desk branch need a role.
-  projections::Principal without_roles{call.principal->name, {}};
-  auto outcome = service_->Retrieve(without_roles, request);
-  if (!outcome.ok() && outcome.status().code() == Code::kInvalidArgument) {
+  // Step 3: the service records RecoveryPasswordRetrievalDenied. An unknown
+  // device or an invalid device id records nothing.
+  const auto kMissingRole = projections::RetrievalDenial::kRoleRequired;
+  auto recorded = service_->RecordRetrievalDenied(*call.principal, request, kMissingRole);
+  if (!recorded.ok() && recorded.status().code() == Code::kInvalidArgument) {
     // The channel is unknown, so record the denial under the default one.
     request.channel = std::string(kDefaultRetrievalChannel);
-    outcome = service_->Retrieve(without_roles, request);
+    recorded = service_->RecordRetrievalDenied(*call.principal, request, kMissingRole);
   }
-  if (outcome.ok()) {
-    // Unreachable while the service's rule needs the user or helpdesk role.
-    // Should that change, the ledger records a retrieval whose plaintext is
-    // wiped here unsent.
-    Logger("api")->error("device {}: the service allowed a retrieval by {} without roles",
-                         call.id, call.principal->name);
-    return ErrorReply(denied);
+  if (recorded.ok()) metrics_.CountDeniedRetrieval();
+  if (recorded.status().code() == Code::kUnavailable) {
+    Logger("api")->warn("denied retrieval for device {} by {} was not recorded: {}", call.id,
+                        call.principal->name, recorded.status().message());
   }
-  if (outcome.status().code() == Code::kPermissionDenied) metrics_.CountDeniedRetrieval();
   return ErrorReply(denied);
 }
 

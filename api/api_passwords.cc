@@ -1,9 +1,11 @@
 // Api routes POST /v1/me/password and POST /v1/accounts/{id}/password, and
 // the rate-limit and login-failure helpers shared with login and retrieval.
 //
-// A password change writes the new hash to the credentials column family.
-// Sessions are bound to the stored hash (api/auth.h), so the write itself
-// revokes every session of the account.
+// A password change or reset appends AccountPasswordChanged and writes the
+// new hash to the credentials column family in the same synced ledger write,
+// so the new password works only once its event is durable. Sessions are
+// bound to the stored hash (api/auth.h), so that write also revokes every
+// session of the account.
 #include <boost/json.hpp>
 
 #include "api/api.h"
@@ -23,6 +25,21 @@ json::array RolesToJson(const std::vector<std::string>& roles) {
   json::array out;
   for (const std::string& role : roles) out.emplace_back(role);
   return out;
+}
+
+// Returns a hash writer that counts the account's live sessions, then
+// records the change and stores the hash through the escrow service.
+SessionManager::HashWriter LedgerHashWriter(const SessionManager& sessions,
+                                            projections::EscrowService& service,
+                                            const projections::Principal& by,
+                                            const std::string& account, bool by_admin) {
+  return [&sessions, &service, &by, account, by_admin](std::string_view new_hash) -> Status {
+    // NOTE: a login between this count and the commit is revoked but not counted.
+    auto live = sessions.CountLiveSessions(account);
+    if (!live.ok()) return live.status();
+    projections::PasswordChange change{account, by_admin, *live};
+    return service.ChangeAccountPassword(by, change, std::string(new_hash)).status();
+  };
 }
 
 }  // namespace
@@ -97,10 +114,13 @@ http::Response Api::ChangeOwnPassword(const Call& call) {
     return *limited;
   }
 
-  // Step 3: check, replace, and open a session under the new password.
+  // Step 3: check the current password, record the change in the ledger
+  // together with the new hash, and open a session under the new password.
   LoginFailure failure = LoginFailure::kNone;
+  const SessionManager::HashWriter write_hash = LedgerHashWriter(
+      sessions_, *service_, *call.principal, call.principal->name, /*by_admin=*/false);
   auto session = sessions_.ChangePassword(*call.principal, current->view(), replacement->view(),
-                                          &failure);
+                                          write_hash, &failure);
   CountLoginFailure(failure);
   if (!session.ok()) {
     Logger("api")->warn("password change of {} from {} failed: {}", call.principal->name,
@@ -131,11 +151,16 @@ http::Response Api::ResetAccountPassword(const Call& call) {
   Status length = CheckPasswordLength(replacement->view(), "new_password");
   if (!length.ok()) return ErrorReply(length);
 
-  // Step 2: replace the hash, which revokes the account's sessions.
-  // TODO: no ledger event records a password change or reset yet; this log
-  // line is the only record.
-  Status reset = sessions_.ResetPassword(call.id, replacement->view());
-  if (!reset.ok()) return ErrorReply(reset);
+  // Step 2: record the reset in the ledger together with the new hash, which
+  // revokes the account's sessions.
+  const SessionManager::HashWriter write_hash =
+      LedgerHashWriter(sessions_, *service_, *call.principal, call.id, /*by_admin=*/true);
+  Status reset = sessions_.ResetPassword(call.id, replacement->view(), write_hash);
+  if (!reset.ok()) {
+    Logger("api")->warn("password reset of {} by {} failed: {}", call.id, call.principal->name,
+                        reset.message());
+    return ErrorReply(reset);
+  }
   Logger("api")->info("password of {} reset by {}; its sessions are revoked and its lockout "
                       "cleared",
                       call.id, call.principal->name);

@@ -22,9 +22,7 @@ constexpr std::string_view kDefaultChannel = "api";
 constexpr std::string_view kChannels[] = {"portal", "console", "cli", "api"};
 constexpr std::string_view kArmedStatus = "active on the device";
 constexpr std::string_view kNotArmedStatus = "not yet active on the device";
-constexpr std::string_view kNotYoursMessage =
-    "retrieving a recovery password requires the helpdesk role, or the user role as the "
-    "device's owner";
+constexpr std::string_view kNotYoursMessage = projections::kRetrievalRoleRequiredMessage;
 
 // The request was checked before the service saw it, so these codes come from
 // the service's decision, which it has recorded as RecoveryPasswordRetrievalDenied.

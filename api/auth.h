@@ -100,6 +100,10 @@ enum class LoginFailure {
 class SessionManager {
  public:
   using Clock = std::function<int64_t()>;
+  // Stores new_hash as an account's password hash. The API passes one that
+  // records the change in the ledger in the same write
+  // (EscrowService::ChangeAccountPassword). An error leaves the old password.
+  using HashWriter = std::function<Status(std::string_view new_hash)>;
 
   // store must outlive this object. clock returns Unix nanoseconds.
   // password_log_n is the scrypt cost of new hashes; it is clamped into
@@ -123,19 +127,26 @@ class SessionManager {
   // Deletes the session of the request's bearer token.
   Status Revoke(const http::Request& request) const;
 
-  // Replaces the password of principal's account after checking
-  // current_password, which counts toward the lockout like a login. Every
-  // existing session of the account stops working, and a fresh one is
+  // Replaces the password of principal's account through write_hash after
+  // checking current_password, which counts toward the lockout like a login.
+  // Every existing session of the account stops working, and a fresh one is
   // returned. A wrong current password and a locked account both fail with
-  // kPermissionDenied and kWrongCurrentPasswordMessage; failure receives the reason.
+  // kPermissionDenied and kWrongCurrentPasswordMessage, without calling
+  // write_hash; failure receives the reason. An error of write_hash is returned.
   Result<NewSession> ChangePassword(const Principal& principal, std::string_view current_password,
-                                    std::string_view new_password,
+                                    std::string_view new_password, const HashWriter& write_hash,
                                     LoginFailure* failure = nullptr);
 
-  // Sets the password of account name without checking the old one (an
-  // admin's reset), revokes all its sessions and clears its lockout. Fails
-  // with kNotFound when the account does not exist.
-  Status ResetPassword(const std::string& name, std::string_view new_password);
+  // Sets the password of account name through write_hash without checking
+  // the old one (an admin's reset), which revokes all its sessions, then
+  // clears its lockout. Fails with kNotFound when the account does not exist,
+  // and with the error of write_hash.
+  Status ResetPassword(const std::string& name, std::string_view new_password,
+                       const HashWriter& write_hash);
+
+  // Counts the sessions of account name that still work: unexpired and
+  // issued under its current password hash.
+  Result<uint64_t> CountLiveSessions(const std::string& name) const;
 
   // Hashes a new account's password at this manager's cost.
   std::string HashNewPassword(std::string_view password) const;
@@ -149,7 +160,6 @@ class SessionManager {
   // scrypt in every case. Returns the stored hash on success.
   Result<std::string> CheckPassword(const std::string& name, std::string_view password,
                                     LoginFailure* failure);
-  Status StoreNewHash(const std::string& name, std::string_view new_password) const;
 
   ledger::Store* store_;
   Clock clock_;

@@ -210,14 +210,32 @@ Status SessionManager::Revoke(const http::Request& request) const {
   return store_->Delete(ledger::Cf::kOperational, *key);
 }
 
-Status SessionManager::StoreNewHash(const std::string& name, std::string_view new_password) const {
-  crypto::SecretString hash(HashNewPassword(new_password));
-  return store_->Put(ledger::Cf::kCredentials, name, hash.view());
+Result<uint64_t> SessionManager::CountLiveSessions(const std::string& name) const {
+  // Step 1: the tag that the account's live sessions carry.
+  auto stored = store_->Get(ledger::Cf::kCredentials, name);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return uint64_t{0};
+  const std::string tag = CredentialTag(**stored);
+
+  // Step 2: session keys contain no account name, so every record is read.
+  uint64_t live = 0;
+  const int64_t now_ns = clock_();
+  auto it = store_->NewIterator(ledger::Cf::kOperational);
+  for (it->Seek(kSessionKeyPrefix); it->Valid() && it->key().starts_with(kSessionKeyPrefix);
+       it->Next()) {
+    std::optional<SessionRecord> record =
+        DecodeSessionValue(std::string_view(it->value().data(), it->value().size()));
+    if (!record.has_value() || record->name != name) continue;
+    if (now_ns < record->expires_at_ns && crypto::ConstantTimeEqual(record->tag, tag)) live++;
+  }
+  if (!it->status().ok()) return ledger::FromRocks(it->status(), "scan sessions");
+  return live;
 }
 
 Result<NewSession> SessionManager::ChangePassword(const Principal& principal,
                                                   std::string_view current_password,
                                                   std::string_view new_password,
+                                                  const HashWriter& write_hash,
                                                   LoginFailure* failure) {
   // Step 1: the current password is checked like a login, lockout included.
   auto stored = CheckPassword(principal.name, current_password, failure);
@@ -229,15 +247,17 @@ Result<NewSession> SessionManager::ChangePassword(const Principal& principal,
   // Step 2: the new hash changes the credential tag, which revokes every
   // session of the account, then a session under the new tag is created.
   crypto::SecretString new_hash(HashNewPassword(new_password));
-  ESCROW_RETURN_IF_ERROR(store_->Put(ledger::Cf::kCredentials, principal.name, new_hash.view()));
+  ESCROW_RETURN_IF_ERROR(write_hash(new_hash.view()));
   return CreateSession(principal.name, new_hash.view());
 }
 
-Status SessionManager::ResetPassword(const std::string& name, std::string_view new_password) {
+Status SessionManager::ResetPassword(const std::string& name, std::string_view new_password,
+                                     const HashWriter& write_hash) {
   auto account = projections::GetAccount(*store_, name);
   if (!account.ok()) return account.status();
   if (!account->has_value()) return NotFound("account " + name + " not found");
-  ESCROW_RETURN_IF_ERROR(StoreNewHash(name, new_password));
+  crypto::SecretString new_hash(HashNewPassword(new_password));
+  ESCROW_RETURN_IF_ERROR(write_hash(new_hash.view()));
   lockout_.Clear(name);
   return Status::Ok();
 }

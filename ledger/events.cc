@@ -24,6 +24,7 @@ const char* EventTypeName(uint16_t type) {
     case EventType::kAccountCreated: return "AccountCreated";
     case EventType::kRoleGranted: return "RoleGranted";
     case EventType::kRoleRevoked: return "RoleRevoked";
+    case EventType::kAccountPasswordChanged: return "AccountPasswordChanged";
   }
   return "Unknown";
 }
@@ -140,6 +141,12 @@ json::object PayloadToJson(uint16_t type, std::string_view payload) {
     case EventType::kRoleRevoked:
       return Render<RoleRevoked>(payload, [](const auto& e) {
         return json::object{{"account", e.account}, {"role", e.role}};
+      });
+    case EventType::kAccountPasswordChanged:
+      return Render<AccountPasswordChanged>(payload, [](const auto& e) {
+        return json::object{{"account", e.account},
+                            {"by_admin", e.by_admin},
+                            {"sessions_revoked", e.sessions_revoked}};
       });
   }
   return {};

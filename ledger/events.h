@@ -39,6 +39,7 @@ enum class EventType : uint16_t {
   kAccountCreated = 15,
   kRoleGranted = 16,
   kRoleRevoked = 17,
+  kAccountPasswordChanged = 18,
 };
 
 // Returns the event's name, e.g. "RecoveryPasswordEscrowed", or "Unknown".
@@ -211,6 +212,18 @@ struct RoleRevoked {
   std::string role;
   template <class A>
   void serialize(A& a) { a(account, role); }
+};
+
+// An account's password was changed by its owner or reset by an admin. The
+// entry's subject is the account, and its actor is the account that made the
+// change. The payload never contains a password, a hash, a salt or a token.
+struct AccountPasswordChanged {
+  static constexpr EventType kType = EventType::kAccountPasswordChanged;
+  std::string account;            // the account whose password changed (also the subject)
+  bool by_admin = false;          // true for an admin reset, false for the owner's own change
+  uint64_t sessions_revoked = 0;  // unexpired sessions of the account that the change ended
+  template <class A>
+  void serialize(A& a) { a(account, by_admin, sessions_revoked); }
 };
 
 // Encodes a payload struct with cereal's portable binary archive.

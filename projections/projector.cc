@@ -104,6 +104,18 @@ Status ChangeRole(const Entry& entry, const std::string& name, const std::string
   return Status::Ok();
 }
 
+// A password change leaves the account record as it is: the hash lives in the
+// credentials column family, outside the projections. The account must exist.
+Status OnAccountPasswordChanged(const Entry& entry, const ledger::AccountPasswordChanged& e,
+                                Transaction& tx) {
+  auto account = LoadAccount(tx, e.account);
+  if (!account.ok()) return account.status();
+  if (!account->has_value()) {
+    return Internal(AtSeq(entry) + " changes the password of unknown account " + e.account);
+  }
+  return Status::Ok();
+}
+
 Status MarkDeviceTokensUsed(Transaction& tx, const std::string& device_id);
 
 Status OnTokenIssued(const Entry& entry, const ledger::EnrollmentTokenIssued& e,
@@ -322,6 +334,8 @@ Status ApplyPayload(const Entry& entry, Transaction& tx) {
                                                 Transaction& t) {
         return ChangeRole(en, e.account, e.role, false, t);
       });
+    case EventType::kAccountPasswordChanged:
+      return Decoded<AccountPasswordChanged>(entry, tx, OnAccountPasswordChanged);
   }
   return Internal(AtSeq(entry) + " has unknown event type " + std::to_string(entry.type));
 }

@@ -51,9 +51,21 @@ Status Authorize(const Principal& by, const RetrievalRequest& request, const Dev
     return PermissionDenied(
         "self-service recovery is disabled by policy; ask the help desk for the recovery password");
   }
-  return PermissionDenied(
-      "retrieving a recovery password requires the helpdesk role, or the user role as the "
-      "device's owner");
+  return PermissionDenied(std::string(kRetrievalRoleRequiredMessage));
+}
+
+// Returns the denial_reason text of denial, or kInvalidArgument when the
+// caller's roles contradict it.
+Result<std::string> DenialReason(const Principal& by, RetrievalDenial denial) {
+  switch (denial) {
+    case RetrievalDenial::kRoleRequired:
+      if (by.Has(kRoleHelpdesk) || by.Has(kRoleUser)) {
+        return InvalidArgument("account " + by.name +
+                               " holds a retrieval role, so a missing-role denial would be false");
+      }
+      return std::string(kRetrievalRoleRequiredMessage);
+  }
+  return InvalidArgument("unknown retrieval denial " + std::to_string(static_cast<int>(denial)));
 }
 
 // Whether the device has a password this server may hand out.
@@ -175,6 +187,34 @@ Result<Retrieval> EscrowService::Retrieve(const Principal& by, const RetrievalRe
   Log()->info("recovery password of device {} generation {} retrieved by {} (audit seq {})",
               out.device_id, out.generation, by.name, out.audit_seq);
   return out;
+}
+
+Result<uint64_t> EscrowService::RecordRetrievalDenied(const Principal& by,
+                                                     const RetrievalRequest& request,
+                                                     RetrievalDenial denial) {
+  // Step 1: check the request and the denial outside the sequencer.
+  ESCROW_RETURN_IF_ERROR(ValidateRetrievalRequest(request));
+  auto denial_reason = DenialReason(by, denial);
+  if (!denial_reason.ok()) return denial_reason.status();
+
+  // Step 2: append the denial about the registered device, as Retrieve does.
+  uint64_t seq = 0;
+  Status run = sequencer_->Run([&](Transaction& tx) -> Status {
+    auto device = LoadDevice(tx, request.device_id);
+    if (!device.ok()) return device.status();
+    if (!device->has_value()) return NotFound("device " + request.device_id + " is not registered");
+    const DeviceRecord& d = **device;
+    ledger::RecoveryPasswordRetrievalDenied event{d.device_id, request.channel, request.reason,
+                                                  *denial_reason};
+    auto entry = tx.Append(PrincipalDraft(event, by, d.device_id));
+    if (!entry.ok()) return entry.status();
+    seq = entry->seq;
+    return Status::Ok();
+  });
+  if (!run.ok()) return run;
+  Log()->info("retrieval for device {} by {} denied: {}", request.device_id, by.name,
+              *denial_reason);
+  return seq;
 }
 
 }  // namespace escrow::projections

@@ -115,6 +115,49 @@ Status EscrowService::CreateAccount(const Principal& by, const std::string& name
   return status;
 }
 
+Result<uint64_t> EscrowService::ChangeAccountPassword(const Principal& by,
+                                                     const PasswordChange& change,
+                                                     std::string password_hash) {
+  // Step 1: check who may change the password, and the hash, outside the sequencer.
+  crypto::SecretString hash(std::move(password_hash));
+  if (change.by_admin) {
+    ESCROW_RETURN_IF_ERROR(RequireAdmin(by, "resetting an account's password"));
+  } else if (by.name != change.account) {
+    return PermissionDenied("only account " + change.account +
+                            " may change its own password; an admin may reset it");
+  }
+  ESCROW_RETURN_IF_ERROR(ValidateAccountName(change.account));
+  if (hash.empty() || hash.size() > kMaxPasswordHashLength) {
+    return InvalidArgument("the password hash is missing or too long");
+  }
+
+  // Step 2: append AccountPasswordChanged and store the hash in the same
+  // transaction, so the sequencer's synced group commit writes both or neither.
+  uint64_t seq = 0;
+  Status status = sequencer_->Run([&](Transaction& tx) -> Status {
+    auto existing = LoadAccount(tx, change.account);
+    if (!existing.ok()) return existing.status();
+    if (!existing->has_value()) return NotFound("account " + change.account + " not found");
+    ledger::AccountPasswordChanged event{change.account, change.by_admin, change.sessions_revoked};
+    auto entry = tx.Append(PrincipalDraft(event, by, change.account));
+    if (!entry.ok()) return entry.status();
+    tx.Put(Cf::kCredentials, change.account, hash.view());
+    seq = entry->seq;
+    return Status::Ok();
+  });
+  if (status.code() == Code::kUnavailable) {
+    // Fail closed: without its ledger event the new password never takes effect.
+    return Unavailable("the ledger cannot record this password change right now, so the "
+                       "password of account " + change.account +
+                       " was not changed; try again later");
+  }
+  if (!status.ok()) return status;
+  Log()->info("password of account {} {} by {} (ledger seq {}, {} sessions revoked)",
+              change.account, change.by_admin ? "reset" : "changed", by.name, seq,
+              change.sessions_revoked);
+  return seq;
+}
+
 Result<Policy> EscrowService::SetPolicy(const Principal& by, const PolicyUpdate& update) {
   ESCROW_RETURN_IF_ERROR(RequireAdmin(by, "changing the policy"));
   Policy result;

@@ -156,6 +156,24 @@ struct RetrievalRequest {
   std::string reason;
 };
 
+// Why the API rejected a retrieval before EscrowService::Retrieve ran.
+enum class RetrievalDenial {
+  kRoleRequired,  // the caller has neither the helpdesk nor the user role
+};
+
+// The denial_reason of RetrievalDenial::kRoleRequired. Retrieve records the
+// same text when its own rule finds a caller without either role.
+constexpr std::string_view kRetrievalRoleRequiredMessage =
+    "retrieving a recovery password requires the helpdesk role, or the user role as the "
+    "device's owner";
+
+// A password change to record with ChangeAccountPassword.
+struct PasswordChange {
+  std::string account;
+  bool by_admin = false;          // an admin reset rather than the owner's own change
+  uint64_t sessions_revoked = 0;  // sessions of the account that the change ends
+};
+
 // The retrieval's committed audit event and the envelope to open after it.
 struct Retrieval {
   std::string device_id;
@@ -176,6 +194,14 @@ class EscrowService {
   Status CreateAccount(const Principal& by, const std::string& name,
                        const std::vector<std::string>& roles, const std::string& display_name,
                        std::string password_hash);
+  // Appends AccountPasswordChanged and stores password_hash as the account's
+  // credential in the same synced write, so the new password works only once
+  // its event is durable. An own change needs by.name == change.account, an
+  // admin reset the admin role. Fails with kNotFound for an unknown account,
+  // and with kUnavailable when the ledger cannot commit; then nothing changed.
+  // Returns the seq of the event.
+  Result<uint64_t> ChangeAccountPassword(const Principal& by, const PasswordChange& change,
+                                         std::string password_hash);
   Result<Policy> SetPolicy(const Principal& by, const PolicyUpdate& update);
   // Writes the default policy if the ledger has none yet.
   Status EnsureInitialPolicy();
@@ -195,6 +221,13 @@ class EscrowService {
   // envelope. Owner: own device and self-service on. Help desk: any device,
   // reason required. Auditor and others: denied.
   Result<Retrieval> Retrieve(const Principal& by, const RetrievalRequest& request);
+  // Records RecoveryPasswordRetrievalDenied for a retrieval that the API
+  // rejected before calling Retrieve, with the same fields Retrieve records
+  // for that case. Returns the seq of the event. Records nothing and fails
+  // with kNotFound for an unknown device, and with kInvalidArgument for an
+  // invalid request or a denial that contradicts the caller's roles.
+  Result<uint64_t> RecordRetrievalDenied(const Principal& by, const RetrievalRequest& request,
+                                         RetrievalDenial denial);
 
   Status RequestRotation(const Principal& by, const std::string& device_id);
   Status RetireDevice(const Principal& by, const std::string& device_id);
