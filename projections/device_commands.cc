@@ -32,6 +32,11 @@ Status CheckVersionText(std::string_view field_name, std::string_view version) {
   return Status::Ok();
 }
 
+// The next step after a used or expired token, appended to those errors.
+// escrowctl add-device also issues a new token for a registered device.
+constexpr std::string_view kAskForNewToken =
+    ". Ask an administrator for a new enrollment token (escrowctl add-device)";
+
 // Looks up the token and checks that it may enroll device_id now. Returns
 // the token's record (its owner becomes the device's owner).
 Result<TokenRecord> CheckToken(Transaction& tx, std::string_view digest,
@@ -41,9 +46,12 @@ Result<TokenRecord> CheckToken(Transaction& tx, std::string_view digest,
   if (!token->has_value()) return Unauthenticated("unknown enrollment token");
   if ((*token)->used) {
     return Unauthenticated(
-        "the enrollment token was already used or was replaced by a newer token for this device");
+        "the enrollment token was already used or was replaced by a newer token for this device" +
+        std::string(kAskForNewToken));
   }
-  if ((*token)->expires_at_ns <= tx.now_ns()) return Unauthenticated("the enrollment token expired");
+  if ((*token)->expires_at_ns <= tx.now_ns()) {
+    return Unauthenticated("the enrollment token expired" + std::string(kAskForNewToken));
+  }
   if ((*token)->device_id != device_id) {
     return Unauthenticated("the enrollment token was issued for another device id");
   }

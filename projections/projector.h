@@ -27,7 +27,12 @@ struct RebuildReport {
 
 // Rebuilds every projection from the ledger of data_dir into a scratch
 // database and compares it, column family by column family, with the live
-// projections. With replace = true, the live projections are then replaced.
+// projections. With replace = true, the live projections are then replaced
+// by one synced rocksdb::WriteBatch over all projection column families,
+// which RocksDB (7.8 here) applies atomically, also across a crash. A
+// rebuild that fails, for example on a ledger entry that Apply rejects,
+// writes nothing to the live projections. Needs escrowd stopped, because it
+// opens the database for writing.
 Result<RebuildReport> RebuildProjections(const std::string& data_dir, bool replace);
 
 }  // namespace escrow::projections

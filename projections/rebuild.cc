@@ -14,9 +14,8 @@ namespace {
 using ledger::Cf;
 using ledger::Store;
 
-// Entries applied per scratch write, and writes per batch when replacing.
+// Entries applied per scratch write.
 constexpr uint64_t kRebuildBatchEntries = 1000;
-constexpr size_t kReplaceBatchOps = 10000;
 
 std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
@@ -69,31 +68,48 @@ Result<std::string> FirstDifference(const Store& live, const Store& scratch, Cf 
   return std::string();
 }
 
-// Step 3 (optional): deletes the live column family and copies scratch's.
-// NOTE: written in batches, so a crash midway leaves a mixed column family.
-// Running the rebuild with replace again repairs it.
-Status ReplaceColumnFamily(Store& live, const Store& scratch, Cf cf) {
+// Step 3 (optional): adds to batch the writes that turn live's column family
+// into scratch's: a Delete for each key only live has, and a Put for each key
+// that scratch adds or changes. Keys that are equal in both get no write.
+Status AddReplacement(const Store& live, const Store& scratch, Cf cf,
+                      rocksdb::WriteBatch& batch) {
+  auto a = live.NewIterator(cf);
+  auto b = scratch.NewIterator(cf);
+  a->SeekToFirst();
+  b->SeekToFirst();
+  while (a->Valid() || b->Valid()) {
+    // order < 0: only live has a->key(); order > 0: only scratch has b->key().
+    int order = !a->Valid() ? 1 : !b->Valid() ? -1 : a->key().compare(b->key());
+    if (order < 0) {
+      ESCROW_RETURN_IF_ERROR(
+          ledger::FromRocks(batch.Delete(live.cf(cf), a->key()), "stage delete"));
+      a->Next();
+      continue;
+    }
+    if (order > 0 || a->value() != b->value()) {
+      ESCROW_RETURN_IF_ERROR(
+          ledger::FromRocks(batch.Put(live.cf(cf), b->key(), b->value()), "stage put"));
+    }
+    if (order == 0) a->Next();
+    b->Next();
+  }
+  if (!a->status().ok()) return ledger::FromRocks(a->status(), "read live projections");
+  if (!b->status().ok()) return ledger::FromRocks(b->status(), "read rebuilt projections");
+  return Status::Ok();
+}
+
+// Replaces every projection column family of live with scratch's in one
+// synced WriteBatch. RocksDB applies a WriteBatch atomically, also across
+// column families and after a crash, so live keeps either all old or all new
+// projections.
+// NOTE: the batch contains every differing key and value in memory; after a
+// rebuild into empty projections that is their whole size.
+Status ReplaceProjections(Store& live, const Store& scratch) {
   rocksdb::WriteBatch batch;
-  auto flush_if_full = [&]() -> Status {
-    if (static_cast<size_t>(batch.Count()) < kReplaceBatchOps) return Status::Ok();
-    Status written = live.Write(&batch, /*sync=*/true);
-    batch.Clear();
-    return written;
-  };
-
-  auto old_it = live.NewIterator(cf);
-  for (old_it->SeekToFirst(); old_it->Valid(); old_it->Next()) {
-    batch.Delete(live.cf(cf), old_it->key()).PermitUncheckedError();
-    ESCROW_RETURN_IF_ERROR(flush_if_full());
+  for (Cf cf : ledger::ProjectionCfs()) {
+    ESCROW_RETURN_IF_ERROR(AddReplacement(live, scratch, cf, batch));
   }
-  if (!old_it->status().ok()) return ledger::FromRocks(old_it->status(), "read live projections");
-
-  auto new_it = scratch.NewIterator(cf);
-  for (new_it->SeekToFirst(); new_it->Valid(); new_it->Next()) {
-    batch.Put(live.cf(cf), new_it->key(), new_it->value()).PermitUncheckedError();
-    ESCROW_RETURN_IF_ERROR(flush_if_full());
-  }
-  if (!new_it->status().ok()) return ledger::FromRocks(new_it->status(), "read rebuilt projections");
+  if (batch.Count() == 0) return Status::Ok();
   return live.Write(&batch, /*sync=*/true);
 }
 
@@ -117,11 +133,7 @@ Result<RebuildReport> RebuildInto(Store& live, const std::string& scratch_dir, b
   }
   report.equal = report.first_difference.empty();
 
-  if (replace) {
-    for (Cf cf : ledger::ProjectionCfs()) {
-      ESCROW_RETURN_IF_ERROR(ReplaceColumnFamily(live, **scratch, cf));
-    }
-  }
+  if (replace) ESCROW_RETURN_IF_ERROR(ReplaceProjections(live, **scratch));
   return report;
 }
 

@@ -50,6 +50,21 @@ json::object LastJson(const std::string& output) {
   return found;
 }
 
+size_t CountMatches(const std::string& text, const std::regex& pattern) {
+  auto first = std::sregex_iterator(text.begin(), text.end(), pattern);
+  return static_cast<size_t>(std::distance(first, std::sregex_iterator()));
+}
+
+// Returns field of each element of array, in order.
+std::vector<std::string> Column(const json::array& array, const std::string& field) {
+  std::vector<std::string> column;
+  for (const auto& item : array) {
+    const json::value& value = item.at(field);
+    column.push_back(value.is_string() ? std::string(value.as_string()) : json::serialize(value));
+  }
+  return column;
+}
+
 std::string EnrollmentToken(const std::string& output) {
   std::smatch match;
   std::regex token_line("\\n([A-Za-z0-9_-]{43})\\n");
@@ -180,6 +195,9 @@ TEST_CASE("escrowctl administers a running escrowd") {
   CHECK(verify.exit_code == 0);
   CHECK(std::regex_search(verify.output, std::regex("Verified [1-9][0-9]* entries")));
   CHECK(std::regex_search(verify.output, std::regex("Head leaf hash: [0-9a-f]{64}")));
+  // stderr is a file here, not a terminal: no \r progress, one summary line.
+  CHECK(verify.output.find('\r') == std::string::npos);
+  CHECK(CountMatches(verify.output, std::regex("verified [0-9]+ entries in [0-9.]+ s .*\n")) == 1);
   auto verify_json = ctl.Run({"verify", "--data-dir", data, "--json"});
   CHECK(verify_json.exit_code == 0);
   CHECK(LastJson(verify_json.output).at("ok").as_bool());
@@ -225,7 +243,125 @@ TEST_CASE("escrowctl prints a retrieved recovery password") {
   CHECK(LastJson(as_json.output).at("recovery_password").as_string() == "11111-22222-33333-44444");
 
   auto no_reason = ctl.Run({"get-recovery-password", "--device", "phone-1"}, helen);
-  CHECK(no_reason.exit_code == 1);
-  CHECK(no_reason.output.find("reason") != std::string::npos);
+  CHECK(no_reason.exit_code == 2);
+  CHECK(no_reason.output.find("get-recovery-password needs --reason TICKET") != std::string::npos);
+  CHECK(escrowd.Stop() == 0);
+}
+
+TEST_CASE("escrowctl errors name options") {
+  testing::TempDir dir;
+  testing::EscrowdProcess escrowd;
+  REQUIRE(escrowd.Start(dir.path() + "/data", kAdminPassword));
+  Ctl ctl{escrowd.api_address()};
+  REQUIRE(ctl.Run({"add-account", "--username", "helen", "--password", "helen-password",
+                   "--roles", "helpdesk"}).exit_code == 0);
+  REQUIRE(ctl.Run({"add-device", "--device", "phone-1", "--owner", "helen"}).exit_code == 0);
+
+  // Each case: arguments, then text the error must contain, then the API name
+  // it must not contain.
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;
+    std::string api_name;
+  };
+  const std::vector<Case> cases = {
+      {{"add-device", "--device", "phone-2", "--owner", "helen", "--token-ttl", "999999999999"},
+       "--token-ttl must be between 1 and ", "token_ttl_s"},
+      {{"set-policy", "--reset-mode", "sometimes"}, "invalid --reset-mode \"sometimes\"",
+       "reset_mode"},
+      {{"set-policy", "--min-os-version", "x.y"}, "--min-os-version: ", "min_os_version"},
+      {{"add-account", "--username", "bob", "--password", "short"},
+       "the new account's password (--password or $ESCROW_NEW_PASSWORD) must be at least 8 bytes",
+       "field \"password\""},
+      {{"audit", "--since", "yesterday"}, "--since must be Unix nanoseconds or an RFC 3339 time",
+       "query parameter"},
+      {{"audit", "--limit", "5000"}, "--limit must be between 1 and 1000", "query parameter"},
+      {{"devices", "--limit", "0"}, "--limit must be between 1 and 1000", "query parameter"},
+      {{"valid-at", "--device", "phone-1", "--time", "soon"}, "--time must be ",
+       "query parameter"},
+  };
+  for (const Case& c : cases) {
+    auto result = ctl.Run(c.args);
+    INFO(c.args[0] << " " << c.args[1] << ": " << result.output);
+    CHECK(result.exit_code == 1);
+    CHECK(result.output.find(c.expected) != std::string::npos);
+    CHECK(result.output.find(c.api_name) == std::string::npos);
+  }
+
+  // A help-desk retrieval without --reason stops in escrowctl, before the
+  // server could record a denial.
+  std::map<std::string, std::string> helen = {{"ESCROW_USER", "helen"},
+                                              {"ESCROW_PASSWORD", "helen-password"}};
+  auto no_reason = ctl.Run({"get-recovery-password", "--device", "phone-1"}, helen);
+  INFO(no_reason.output);
+  CHECK(no_reason.exit_code == 2);
+  CHECK(no_reason.output.find("get-recovery-password needs --reason TICKET: ") !=
+        std::string::npos);
+  CHECK(no_reason.output.find("a reason (ticket id) is required") == std::string::npos);
+  auto denials = ctl.Run({"audit", "--denied", "--json"});
+  REQUIRE(denials.exit_code == 0);
+  CHECK(LastJson(denials.output).at("records").as_array().empty());
+
+  // An account without the helpdesk role needs no reason: the server decides.
+  REQUIRE(ctl.Run({"add-account", "--username", "audrey", "--password", "audrey-password",
+                   "--roles", "auditor"}).exit_code == 0);
+  auto by_auditor = ctl.Run({"get-recovery-password", "--device", "phone-1"},
+                            {{"ESCROW_USER", "audrey"}, {"ESCROW_PASSWORD", "audrey-password"}});
+  CHECK(by_auditor.exit_code == 1);
+  CHECK(by_auditor.output.find("requires the helpdesk role") != std::string::npos);
+  CHECK(escrowd.Stop() == 0);
+}
+
+TEST_CASE("escrowctl audit and receipts limits") {
+  testing::TempDir dir;
+  std::string data = dir.path() + "/data";
+  testing::EscrowdProcess escrowd;
+  REQUIRE(escrowd.Start(data, kAdminPassword));
+  Ctl ctl{escrowd.api_address()};
+  REQUIRE(ctl.Run({"add-account", "--username", "helen", "--password", "helen-password",
+                   "--roles", "helpdesk"}).exit_code == 0);
+  REQUIRE(ctl.Run({"add-account", "--username", "alice", "--password", "alice-password"})
+              .exit_code == 0);
+  auto device = ctl.Run({"add-device", "--device", "phone-1", "--owner", "alice"});
+  REQUIRE(device.exit_code == 0);
+  std::string token = EnrollmentToken(device.output);
+  REQUIRE(escrowd.Stop() == 0);
+  EscrowOffline(data, "phone-1", token);
+  REQUIRE(escrowd.Start(data, kAdminPassword));
+  ctl.address = escrowd.api_address();
+
+  std::map<std::string, std::string> helen = {{"ESCROW_USER", "helen"},
+                                              {"ESCROW_PASSWORD", "helen-password"}};
+  for (const char* reason : {"T-1", "T-2", "T-3"}) {
+    REQUIRE(ctl.Run({"get-recovery-password", "--device", "phone-1", "--reason", reason}, helen)
+                .exit_code == 0);
+  }
+  auto all = ctl.Run({"audit", "--device", "phone-1", "--json"});
+  REQUIRE(all.exit_code == 0);
+  const std::vector<std::string> seqs =
+      Column(LastJson(all.output).at("records").as_array(), "seq");
+  REQUIRE(seqs.size() == 3);
+
+  // audit --limit 2: the oldest two, oldest first.
+  auto audit = ctl.Run({"audit", "--device", "phone-1", "--limit", "2", "--json"});
+  REQUIRE(audit.exit_code == 0);
+  const json::object audit_reply = LastJson(audit.output);
+  const json::array& records = audit_reply.at("records").as_array();
+  CHECK(Column(records, "reason") == std::vector<std::string>{"T-1", "T-2"});
+  CHECK(Column(records, "seq") == std::vector<std::string>{seqs[0], seqs[1]});
+
+  // receipts --limit 2: the newest two, oldest first.
+  auto receipts = ctl.Run({"receipts", "--limit", "2", "--json"},
+                          {{"ESCROW_USER", "alice"}, {"ESCROW_PASSWORD", "alice-password"}});
+  INFO(receipts.output);
+  REQUIRE(receipts.exit_code == 0);
+  const json::object receipts_reply = LastJson(receipts.output);
+  const json::array& retrievals = receipts_reply.at("retrievals").as_array();
+  CHECK(Column(retrievals, "seq") == std::vector<std::string>{seqs[1], seqs[2]});
+
+  // The help text names which N each command prints.
+  auto help = ctl.Run({"--help"});
+  CHECK(help.output.find("the oldest N matching records, oldest first") != std::string::npos);
+  CHECK(help.output.find("newest N, printed oldest first") != std::string::npos);
   CHECK(escrowd.Stop() == 0);
 }

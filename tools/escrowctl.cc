@@ -22,7 +22,8 @@ constexpr const char* kUsage = R"(usage: escrowctl COMMAND [options]
 
 Server commands (sign in with --server HOST:PORT --user NAME, password from
 --password, $ESCROW_PASSWORD or a prompt):
-  get-recovery-password --device ID [--reason TEXT]
+  get-recovery-password --device ID [--reason TICKET]
+              (--reason is required for accounts with the helpdesk role)
   add-account --username U [--password P] [--roles user,helpdesk] [--display-name N]
               (for add-account, --password is the new account's password: it may
                also come from $ESCROW_NEW_PASSWORD or a prompt, and the signing-in
@@ -37,9 +38,13 @@ Server commands (sign in with --server HOST:PORT --user NAME, password from
   device --device ID
   timeline --device ID
   audit [--device ID] [--actor A] [--since T] [--until T] [--denied] [--limit N] [--csv]
-        (T is RFC 3339, e.g. 2024-05-01T12:00:00Z, or Unix nanoseconds)
+        (T is RFC 3339, e.g. 2024-05-01T12:00:00Z, or Unix nanoseconds. Prints
+         the oldest N matching records, oldest first; N is 1 to 1000, default
+         1000. For later records, move --since forward)
   valid-at --device ID --time T   (the generation valid at T, and whether it was armed)
-  receipts [--limit N]            (every retrieval of your own devices' passwords)
+  receipts [--limit N]            (retrievals of your own devices' passwords: the
+                                   newest N, printed oldest first; N is 1 to 1000,
+                                   default 1000)
   request-rotation --device ID
   retire --device ID --yes        (irreversible: destroys the device's escrow key)
   checkpoint                      (sign a checkpoint of the ledger now; auditor or admin)
@@ -93,7 +98,9 @@ po::options_description AllOptions() {
       ("check-in-interval", po::value<std::string>(), "device check-in interval in seconds")
       ("min-os-version", po::value<std::string>(), "minimum device OS version, e.g. 6.1.4")
       ("prefix", po::value<std::string>(), "device id prefix")
-      ("limit", po::value<std::string>(), "maximum number of results")
+      ("limit", po::value<std::string>(),
+       "maximum number of results: devices lists the first N ids, audit the oldest N "
+       "records, receipts the newest N")
       ("after", po::value<std::string>(), "list devices after this id")
       ("actor", po::value<std::string>(), "audit records of this account")
       ("since", po::value<std::string>(), "audit records at or after this time")

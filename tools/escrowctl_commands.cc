@@ -16,10 +16,32 @@ namespace {
 
 using CommandFn = std::function<int(ApiSession&, const Settings&)>;
 
-int Fail(const Status& status) {
-  std::cerr << "escrowctl: " << status.message() << "\n";
+// Prints the server's error with the API names of the command's options
+// replaced by the options themselves.
+int Fail(const Status& status, const FlagNames& names = {}) {
+  std::cerr << "escrowctl: " << WithFlagNames(status.message(), names) << "\n";
   return kExitFailure;
 }
+
+// The API names of each command's options.
+const FlagNames kRetrievalFlags = {{"reason", "--reason"}};
+const FlagNames kAccountFlags = {
+    {"username", "--username"},
+    {"roles", "--roles"},
+    {"display_name", "--display-name"},
+    {"password", "the new account's password (--password or $ESCROW_NEW_PASSWORD)"}};
+const FlagNames kDeviceFlags = {
+    {"device_id", "--device"}, {"owner", "--owner"}, {"token_ttl_s", "--token-ttl"}};
+const FlagNames kPolicyFlags = {{"reset_mode", "--reset-mode"},
+                                {"self_service_recovery", "--self-service"},
+                                {"rotate_after_retrieval", "--rotate-after-retrieval"},
+                                {"check_in_interval_s", "--check-in-interval"},
+                                {"min_os_version", "--min-os-version"}};
+const FlagNames kDeviceListFlags = {
+    {"owner", "--owner"}, {"prefix", "--prefix"}, {"limit", "--limit"}, {"after", "--after"}};
+const FlagNames kAuditFlags = {{"device", "--device"}, {"actor", "--actor"},
+                               {"since", "--since"},   {"until", "--until"},
+                               {"limit", "--limit"},   {"denied", "--denied"}};
 
 void PrintJson(const json::value& value) { std::cout << json::serialize(value) << "\n"; }
 
@@ -74,16 +96,35 @@ void PrintPolicy(const json::object& policy) {
             << "minimum OS version:      " << Text(policy, "min_os_version") << "\n";
 }
 
+// Throws a UsageError when the signed-in account has the helpdesk role,
+// because the server then rejects a retrieval without a reason.
+// NOTE: this also requires a reason from an account that has both the user and
+// the helpdesk role, even for its own device with self-service recovery on.
+void RequireReasonForHelpdesk(ApiSession& session, const Settings& settings) {
+  if (!settings.Value("reason").empty()) return;
+  auto signed_in = session.Call("GET", "/v1/session");
+  if (!signed_in.ok() || !signed_in->contains("roles") || !signed_in->at("roles").is_array()) {
+    return;  // the retrieval itself reports any server error
+  }
+  for (const auto& role : signed_in->at("roles").as_array()) {
+    if (role.is_string() && role.as_string() == "helpdesk") {
+      throw UsageError{"get-recovery-password needs --reason TICKET: the help desk must give a "
+                       "reason, such as a ticket id, for every retrieval"};
+    }
+  }
+}
+
 // get-recovery-password --device ID --reason TEXT
 int GetRecoveryPassword(ApiSession& session, const Settings& settings) {
   std::string device = Require(settings, "device");
+  RequireReasonForHelpdesk(session, settings);
   json::object body;
   body["channel"] = "cli";
   if (settings.HasValue("reason")) body["reason"] = settings.Value("reason");
   auto reply = session.Call("POST", "/v1/devices/" + UrlEncode(device) +
                                         "/recovery-password:retrieve",
                             json::serialize(body));
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) return Fail(reply.status(), kRetrievalFlags);
 
   if (settings.json) {
     crypto::SecretString text(json::serialize(*reply));
@@ -129,7 +170,7 @@ int AddAccount(ApiSession& session, const Settings& settings) {
   OPENSSL_cleanse(in_object.data(), in_object.size());
 
   auto reply = session.Call("POST", "/v1/accounts", text.str());
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) return Fail(reply.status(), kAccountFlags);
   if (settings.json) {
     PrintJson(*reply);
   } else {
@@ -172,7 +213,7 @@ int AddDevice(ApiSession& session, const Settings& settings) {
     body["token_ttl_s"] = ParseSeconds(settings.Value("token-ttl"), "token-ttl");
   }
   auto reply = session.Call("POST", "/v1/devices", json::serialize(body));
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) return Fail(reply.status(), kDeviceFlags);
   if (settings.json) {
     PrintJson(*reply);
   } else {
@@ -205,7 +246,7 @@ int SetPolicy(ApiSession& session, const Settings& settings) {
   if (body.empty()) throw UsageError{"set-policy needs at least one policy option"};
 
   auto reply = session.Call("PUT", "/v1/policy", json::serialize(body));
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) return Fail(reply.status(), kPolicyFlags);
   if (settings.json) {
     PrintJson(*reply);
   } else {
@@ -230,7 +271,7 @@ int ListDevices(ApiSession& session, const Settings& settings) {
   auto reply = session.Call(
       "GET", "/v1/devices" + Query(settings, {{"owner", "owner"}, {"prefix", "prefix"},
                                               {"limit", "limit"}, {"after", "after"}}));
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) return Fail(reply.status(), kDeviceListFlags);
   if (settings.json) {
     PrintJson(*reply);
     return kExitOk;
@@ -283,13 +324,14 @@ int ShowTimeline(ApiSession& session, const Settings& settings) {
   return kExitOk;
 }
 
-// audit [--device ID] [--actor A] [--since T] [--until T] [--denied]
+// audit [--device ID] [--actor A] [--since T] [--until T] [--denied] [--limit N]:
+// the oldest N matching records, oldest first, as GET /v1/audit returns them.
 int ShowAudit(ApiSession& session, const Settings& settings) {
   std::string query = Query(settings, {{"device", "device"}, {"actor", "actor"},
                                        {"since", "since"}, {"until", "until"}, {"limit", "limit"}});
   if (settings.HasValue("denied")) query += (query.empty() ? "?" : "&") + std::string("denied=1");
   auto reply = session.Call("GET", "/v1/audit" + query);
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) return Fail(reply.status(), kAuditFlags);
   if (settings.HasValue("csv")) {
     std::cout << api::AuditRecordsToCsv(reply->at("records").as_array());
     return kExitOk;

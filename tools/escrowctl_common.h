@@ -80,6 +80,15 @@ std::string UrlEncode(const std::string& value);
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 
+// Pairs of an API field or query parameter name and the escrowctl option
+// that sets it, e.g. {"token_ttl_s", "--token-ttl"}.
+using FlagNames = std::vector<std::pair<std::string, std::string>>;
+
+// Returns a server error message with the API names in it replaced by their
+// options: every quoted name after "field " or "query parameter ", and bare
+// names that contain an underscore (plain words such as "reason" stay).
+std::string WithFlagNames(std::string message, const FlagNames& names);
+
 // Returns the string, integer or bool at object[key] as text ("" when absent).
 std::string Text(const boost::json::object& object, const std::string& key);
 
@@ -95,10 +104,12 @@ int RunExport(const Settings& settings);
 int RunVerifyExport(const Settings& settings);
 int RunVerifyCheckpoint(const Settings& settings);
 int RunReplay(const Settings& settings);
-// Verify options with a progress line (entries per second) on stderr,
-// unless settings.json.
+// Verify options with a progress line (entries per second), redrawn in place
+// with \r on stderr. With settings.json, or when stderr is not a terminal,
+// the options have no progress callback.
 ledger::VerifyOptions VerifyOptionsWithProgress(const Settings& settings);
 // Prints a verification report (text or JSON) and returns the exit code.
+// Without settings.json, it also writes one summary line to stderr.
 int PrintVerifyReport(const Settings& settings, const ledger::VerifyReport& report,
                       double seconds);
 

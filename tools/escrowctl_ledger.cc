@@ -2,6 +2,8 @@
 // and verification of an export file. None of them trusts a running server:
 // proofs and exports are checked against the hashes given on the command line
 // or the trust anchor in the export.
+#include <unistd.h>
+
 #include <boost/json.hpp>
 
 #include <chrono>
@@ -27,6 +29,8 @@ namespace {
 
 // Maximum digits of a decimal index or size, so that every value fits in uint64.
 constexpr size_t kMaxDecimalDigits = 19;
+
+bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
 
 int Fail(const std::string& message) {
   std::cerr << "escrowctl: " << message << "\n";
@@ -153,7 +157,8 @@ int ExportFromServer(const Settings& settings, const std::string& out_path) {
 
 ledger::VerifyOptions VerifyOptionsWithProgress(const Settings& settings) {
   ledger::VerifyOptions options;
-  if (settings.json) return options;
+  // A log file or pipe gets no carriage-return updates, only the summary line.
+  if (settings.json || !StderrIsTerminal()) return options;
   auto started = std::chrono::steady_clock::now();
   options.progress = [started](uint64_t entries) {
     double seconds =
@@ -183,9 +188,11 @@ int PrintVerifyReport(const Settings& settings, const ledger::VerifyReport& repo
     std::cout << json::serialize(out) << "\n";
     return report.ok ? kExitOk : kExitFailure;
   }
+  // On a terminal the summary overwrites the progress line, so it starts with \r.
   double rate = seconds > 0 ? static_cast<double>(report.entries) / seconds : 0;
-  std::fprintf(stderr, "\rverified %llu entries in %.2f s (%.0f entries/s)   \n",
-               static_cast<unsigned long long>(report.entries), seconds, rate);
+  std::fprintf(stderr, "%sverified %llu entries in %.2f s (%.0f entries/s)\n",
+               StderrIsTerminal() ? "\r" : "", static_cast<unsigned long long>(report.entries),
+               seconds, rate);
   if (report.ok) {
     std::cout << "Verified " << report.entries << " entries and " << report.checkpoints
               << " checkpoints.\n"

@@ -10,8 +10,10 @@ namespace json = boost::json;
 
 namespace {
 
-int Fail(const Status& status) {
-  std::cerr << "escrowctl: " << status.message() << "\n";
+// Prints the server's error with the API names of the command's options
+// replaced by the options themselves.
+int Fail(const Status& status, const FlagNames& names = {}) {
+  std::cerr << "escrowctl: " << WithFlagNames(status.message(), names) << "\n";
   return kExitFailure;
 }
 
@@ -77,7 +79,7 @@ int ShowValidAt(ApiSession& session, const Settings& settings) {
   std::string device = Require(settings, "device");
   std::string time = Require(settings, "time");
   auto reply = session.Call("GET", DevicePath(device) + "/valid-at?time=" + UrlEncode(time));
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) return Fail(reply.status(), {{"time", "--time"}});
   if (settings.json) {
     std::cout << json::serialize(*reply) << "\n";
     return kExitOk;
@@ -99,11 +101,12 @@ int ShowValidAt(ApiSession& session, const Settings& settings) {
   return kExitOk;
 }
 
-// receipts: every retrieval of the signed-in owner's devices.
+// receipts [--limit N]: the newest N retrievals of the signed-in owner's
+// devices, printed oldest first, as GET /v1/me/retrievals returns them.
 int ShowReceipts(ApiSession& session, const Settings& settings) {
   std::string query = settings.HasValue("limit") ? "?limit=" + UrlEncode(settings.Value("limit")) : "";
   auto reply = session.Call("GET", "/v1/me/retrievals" + query);
-  if (!reply.ok()) return Fail(reply.status());
+  if (!reply.ok()) return Fail(reply.status(), {{"limit", "--limit"}});
   if (settings.json) {
     std::cout << json::serialize(*reply) << "\n";
     return kExitOk;

@@ -41,6 +41,7 @@ int RunVerify(const Settings& settings) {
   ledger::Store::Options options;
   options.read_only = true;
   options.create_if_missing = false;
+  options.mmap_reads = true;  // verify reads every table file once, start to end
   auto store = ledger::Store::Open(dir, options);
   if (!store.ok()) return Fail("cannot open " + dir + ": " + store.status().message());
   auto public_key = ledger::LoadLedgerPublicKey((*store)->keys_dir());

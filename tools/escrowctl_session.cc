@@ -193,6 +193,28 @@ void PrintTable(const std::vector<std::string>& header,
   for (const auto& row : rows) print_row(row);
 }
 
+namespace {
+
+void ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+}  // namespace
+
+std::string WithFlagNames(std::string message, const FlagNames& names) {
+  // Quoted names first, so that the bare-name pass finds no quoted ones.
+  for (const auto& [api_name, flag] : names) {
+    ReplaceAll(message, "field \"" + api_name + "\"", flag);
+    ReplaceAll(message, "query parameter \"" + api_name + "\"", flag);
+  }
+  for (const auto& [api_name, flag] : names) {
+    if (api_name.find('_') != std::string::npos) ReplaceAll(message, api_name, flag);
+  }
+  return message;
+}
+
 std::string Text(const json::object& object, const std::string& key) {
   auto it = object.find(key);
   if (it == object.end()) return "";
