@@ -365,3 +365,71 @@ TEST_CASE("escrowctl audit and receipts limits") {
   CHECK(help.output.find("newest N, printed oldest first") != std::string::npos);
   CHECK(escrowd.Stop() == 0);
 }
+
+TEST_CASE("escrowctl changes and resets passwords") {
+  testing::TempDir dir;
+  testing::EscrowdProcess escrowd;
+  REQUIRE(escrowd.Start(dir.path() + "/data", kAdminPassword));
+  Ctl ctl{escrowd.api_address()};
+  REQUIRE(ctl.Run({"add-account", "--username", "helen", "--password", "helen-password",
+                   "--roles", "helpdesk"}).exit_code == 0);
+  const std::map<std::string, std::string> helen = {{"ESCROW_USER", "helen"},
+                                                    {"ESCROW_PASSWORD", "helen-password"}};
+
+  // Helen changes her own password; the new one comes from the environment.
+  auto changed = ctl.Run({"change-password"},
+                         {{"ESCROW_USER", "helen"}, {"ESCROW_PASSWORD", "helen-password"},
+                          {"ESCROW_NEW_PASSWORD", "helen-password-2"}});
+  INFO(changed.output);
+  CHECK(changed.exit_code == 0);
+  CHECK(changed.output.find("Changed the password of helen") != std::string::npos);
+  CHECK(changed.output.find("helen-password-2") == std::string::npos);
+  CHECK(ctl.Run({"accounts"}, helen).exit_code == 1);  // the old password no longer signs in
+
+  // A too-short new password names what to fix, not the API field.
+  auto too_short = ctl.Run({"change-password", "--new-password", "short"},
+                           {{"ESCROW_USER", "helen"}, {"ESCROW_PASSWORD", "helen-password-2"}});
+  INFO(too_short.output);
+  CHECK(too_short.exit_code == 1);
+  CHECK(too_short.output.find("new_password") == std::string::npos);
+  CHECK(too_short.output.find("the new password must be 8 to 1024 bytes long") != std::string::npos);
+
+  // The admin resets it; Helen signs in with the reset password only.
+  auto reset = ctl.Run({"reset-password", "--username", "helen", "--new-password",
+                        "helen-password-3"});
+  INFO(reset.output);
+  CHECK(reset.exit_code == 0);
+  CHECK(reset.output.find("Reset the password of helen") != std::string::npos);
+  auto denied = ctl.Run({"devices"}, {{"ESCROW_USER", "helen"},
+                                      {"ESCROW_PASSWORD", "helen-password-2"}});
+  CHECK(denied.exit_code == 1);
+  auto not_admin = ctl.Run({"reset-password", "--username", "admin", "--new-password",
+                            "admin-password-9"},
+                           {{"ESCROW_USER", "helen"}, {"ESCROW_PASSWORD", "helen-password-3"}});
+  CHECK(not_admin.exit_code == 1);
+
+  // An auditor finds both in the ledger, with who did what.
+  auto entries = ctl.Run({"entries", "--from", "1", "--type", "AccountPasswordChanged", "--json"});
+  INFO(entries.output);
+  REQUIRE(entries.exit_code == 0);
+  const json::object reply = LastJson(entries.output);
+  const json::array& events = reply.at("entries").as_array();
+  REQUIRE(events.size() == 2);
+  const json::object& own = events[0].at("entry").as_object();
+  CHECK(own.at("actor").as_string() == "helen");
+  CHECK(own.at("subject").as_string() == "helen");
+  CHECK(own.at("payload").at("by_admin").as_bool() == false);
+  const json::object& by_admin = events[1].at("entry").as_object();
+  CHECK(by_admin.at("actor").as_string() == "admin");
+  CHECK(by_admin.at("subject").as_string() == "helen");
+  CHECK(by_admin.at("payload").at("by_admin").as_bool() == true);
+
+  auto table = ctl.Run({"entries", "--from", "1", "--type", "AccountPasswordChanged"});
+  CHECK(table.exit_code == 0);
+  CHECK(std::regex_search(table.output, std::regex("AccountPasswordChanged +admin +helen")));
+  CHECK(table.output.find(", 2 of type AccountPasswordChanged.") != std::string::npos);
+  auto bad_range = ctl.Run({"entries", "--from", "0"});
+  CHECK(bad_range.exit_code == 1);
+  CHECK(bad_range.output.find("--from") != std::string::npos);
+  CHECK(escrowd.Stop() == 0);
+}

@@ -29,6 +29,12 @@ Server commands (sign in with --server HOST:PORT --user NAME, password from
                also come from $ESCROW_NEW_PASSWORD or a prompt, and the signing-in
                password then comes from $ESCROW_PASSWORD or a prompt)
   accounts
+  change-password [--new-password P]
+              (your own password; the new one may also come from
+               $ESCROW_NEW_PASSWORD or a prompt; your other sessions end)
+  reset-password --username U [--new-password P]
+              (admin: sets another account's password, ends its sessions and
+               clears its lockout)
   add-device --device ID --owner U [--token-ttl SECONDS]
   set-policy [--reset-mode disabled|mdm|exchange] [--self-service on|off]
              [--rotate-after-retrieval on|off] [--check-in-interval SECONDS]
@@ -41,6 +47,9 @@ Server commands (sign in with --server HOST:PORT --user NAME, password from
         (T is RFC 3339, e.g. 2024-05-01T12:00:00Z, or Unix nanoseconds. Prints
          the oldest N matching records, oldest first; N is 1 to 1000, default
          1000. For later records, move --since forward)
+  entries --from A [--to B] [--type EVENT]
+        (ledger entries A to B, at most 1000, e.g. --type AccountPasswordChanged
+         for every password change and reset; auditor or admin)
   valid-at --device ID --time T   (the generation valid at T, and whether it was armed)
   receipts [--limit N]            (retrievals of your own devices' passwords: the
                                    newest N, printed oldest first; N is 1 to 1000,
@@ -87,7 +96,7 @@ po::options_description AllOptions() {
       ("json", "print JSON")
       ("device", po::value<std::string>(), "device id")
       ("reason", po::value<std::string>(), "retrieval reason, e.g. a ticket id")
-      ("username", po::value<std::string>(), "new account name")
+      ("username", po::value<std::string>(), "add-account, reset-password: the account name")
       ("roles", po::value<std::string>(), "comma-separated roles: user, helpdesk, admin, auditor")
       ("display-name", po::value<std::string>(), "display name of the new account")
       ("owner", po::value<std::string>(), "device owner (account name)")
@@ -108,6 +117,11 @@ po::options_description AllOptions() {
       ("denied", "only denied retrievals")
       ("csv", "audit: print RFC 4180 CSV")
       ("time", po::value<std::string>(), "valid-at: RFC 3339 time or Unix nanoseconds")
+      ("new-password", po::value<std::string>(),
+       "change-password, reset-password: the new password (or $ESCROW_NEW_PASSWORD)")
+      ("from", po::value<std::string>(), "entries: first seq")
+      ("to", po::value<std::string>(), "entries: last seq (at most from + 999)")
+      ("type", po::value<std::string>(), "entries: only this event type")
       ("yes", "retire: confirm the irreversible retirement")
       ("data-dir", po::value<std::string>(), "escrowd data directory")
       ("replace", "replace the stored projections with the rebuilt ones")

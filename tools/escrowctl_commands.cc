@@ -5,6 +5,7 @@
 #include <functional>
 #include <iostream>
 
+#include "api/time_format.h"
 #include "api/views.h"
 #include "tools/escrowctl_common.h"
 
@@ -143,6 +144,83 @@ int GetRecoveryPassword(ApiSession& session, const Settings& settings) {
 }
 
 // add-account --username U --password P --roles user,helpdesk [--display-name N]
+// Returns the new password of add-account, change-password or reset-password:
+// --new-password (add-account's --password), then $ESCROW_NEW_PASSWORD, then
+// a prompt. Throws UsageError with `missing` when none is available.
+crypto::SecretString NewPassword(const Settings& settings, const std::string& prompt,
+                                 const std::string& missing) {
+  if (settings.HasValue("new-password")) return crypto::SecretString(settings.Value("new-password"));
+  if (const char* env = std::getenv("ESCROW_NEW_PASSWORD"); env != nullptr && *env) {
+    return crypto::SecretString(env);
+  }
+  auto prompted = PromptPassword(prompt);
+  if (!prompted.ok()) throw UsageError{missing};
+  return std::move(*prompted);
+}
+
+// Serializes body, then wipes the string field `secret` inside body.
+crypto::SecretString SerializeAndWipe(json::object& body, const char* secret) {
+  crypto::SecretString text(json::serialize(body));
+  json::string& in_object = body[secret].as_string();
+  OPENSSL_cleanse(in_object.data(), in_object.size());
+  return text;
+}
+
+// change-password: changes the signed-in account's own password. The
+// current password is the sign-in password; every other session of the
+// account ends.
+int ChangePassword(ApiSession& session, const Settings& settings) {
+  crypto::SecretString replacement =
+      NewPassword(settings, "New password for " + settings.user + ": ",
+                  "change-password needs --new-password or ESCROW_NEW_PASSWORD");
+  json::object body;
+  body["current_password"] = settings.password.value_or("");
+  body["new_password"] = replacement.str();
+  crypto::SecretString text = SerializeAndWipe(body, "new_password");
+  json::string& current = body["current_password"].as_string();
+  OPENSSL_cleanse(current.data(), current.size());
+
+  auto reply = session.Call("POST", "/v1/me/password", text.str());
+  if (!reply.ok()) return Fail(reply.status(), {{"new_password", "the new password"}});
+  // The reply carries a fresh session token, which is not printed.
+  if (auto token = reply->find("token"); token != reply->end() && token->value().is_string()) {
+    json::string& value = token->value().as_string();
+    OPENSSL_cleanse(value.data(), value.size());
+    reply->erase("token");
+  }
+  if (settings.json) {
+    PrintJson(*reply);
+    return kExitOk;
+  }
+  std::cout << "Changed the password of " << Text(*reply, "username")
+            << "; its other sessions are signed out. The change is ledger event "
+               "AccountPasswordChanged.\n";
+  return kExitOk;
+}
+
+// reset-password --username U: an admin sets another account's password,
+// which signs out all of that account's sessions and clears its lockout.
+int ResetPassword(ApiSession& session, const Settings& settings) {
+  const std::string account = Require(settings, "username");
+  crypto::SecretString replacement =
+      NewPassword(settings, "New password for " + account + ": ",
+                  "reset-password needs --new-password or ESCROW_NEW_PASSWORD");
+  json::object body;
+  body["new_password"] = replacement.str();
+  crypto::SecretString text = SerializeAndWipe(body, "new_password");
+
+  auto reply = session.Call("POST", "/v1/accounts/" + UrlEncode(account) + "/password", text.str());
+  if (!reply.ok()) return Fail(reply.status(), {{"new_password", "the new password"}});
+  if (settings.json) {
+    PrintJson(*reply);
+    return kExitOk;
+  }
+  std::cout << "Reset the password of " << account
+            << "; all its sessions are signed out and its lockout is cleared. The reset is "
+               "ledger event AccountPasswordChanged.\n";
+  return kExitOk;
+}
+
 int AddAccount(ApiSession& session, const Settings& settings) {
   json::object body;
   body["username"] = Require(settings, "username");
@@ -154,16 +232,8 @@ int AddAccount(ApiSession& session, const Settings& settings) {
   if (settings.HasValue("display-name")) body["display_name"] = settings.Value("display-name");
 
   // The new password: --password, then $ESCROW_NEW_PASSWORD, then a prompt.
-  crypto::SecretString password;
-  if (settings.HasValue("new-password")) {
-    password = crypto::SecretString(settings.Value("new-password"));
-  } else if (const char* env = std::getenv("ESCROW_NEW_PASSWORD"); env != nullptr && *env) {
-    password = crypto::SecretString(env);
-  } else {
-    auto prompted = PromptPassword("Password for the new account: ");
-    if (!prompted.ok()) throw UsageError{"add-account needs --password or ESCROW_NEW_PASSWORD"};
-    password = std::move(*prompted);
-  }
+  crypto::SecretString password = NewPassword(settings, "Password for the new account: ",
+                                              "add-account needs --password or ESCROW_NEW_PASSWORD");
   body["password"] = password.str();
   crypto::SecretString text(json::serialize(body));
   json::string& in_object = body["password"].as_string();
@@ -324,6 +394,42 @@ int ShowTimeline(ApiSession& session, const Settings& settings) {
   return kExitOk;
 }
 
+// entries --from A [--to B] [--type EVENT]: the ledger entries A to B (at
+// most 1000), optionally only those of one event type, one line each.
+int ShowEntries(ApiSession& session, const Settings& settings) {
+  std::string from = Require(settings, "from");
+  std::string query = "?from=" + UrlEncode(from);
+  if (settings.HasValue("to")) query += "&to=" + UrlEncode(settings.Value("to"));
+  auto reply = session.Call("GET", "/v1/ledger/entries" + query);
+  if (!reply.ok()) return Fail(reply.status(), {{"from", "--from"}, {"to", "--to"}});
+
+  // The server has no type filter, so the type is matched here.
+  const std::string type = settings.Value("type");
+  json::array matching;
+  for (const auto& item : reply->at("entries").as_array()) {
+    if (type.empty() || Text(item.at("entry").as_object(), "type") == type) matching.push_back(item);
+  }
+  if (settings.json) {
+    (*reply)["entries"] = std::move(matching);
+    PrintJson(*reply);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& item : matching) {
+    const json::object& e = item.at("entry").as_object();
+    std::string actor = Text(e, "actor");
+    if (actor.empty()) actor = Text(e, "actor_kind");
+    rows.push_back({Text(e, "seq"), api::FormatRfc3339(e.at("time_ns").to_number<int64_t>()),
+                    Text(e, "type"), actor, Text(e, "subject"), json::serialize(e.at("payload"))});
+  }
+  PrintTable({"SEQ", "TIME", "EVENT", "ACTOR", "SUBJECT", "DETAILS"}, rows);
+  std::cout << "Entries " << Text(*reply, "from") << " to " << Text(*reply, "to") << " of "
+            << Text(*reply, "committed_seq") << " committed";
+  if (!type.empty()) std::cout << ", " << matching.size() << " of type " << type;
+  std::cout << ".\n";
+  return kExitOk;
+}
+
 // audit [--device ID] [--actor A] [--since T] [--until T] [--denied] [--limit N]:
 // the oldest N matching records, oldest first, as GET /v1/audit returns them.
 int ShowAudit(ApiSession& session, const Settings& settings) {
@@ -365,6 +471,9 @@ const std::map<std::string, CommandFn>& Commands() {
       {"device", ShowDevice},
       {"timeline", ShowTimeline},
       {"audit", ShowAudit},
+      {"change-password", ChangePassword},
+      {"reset-password", ResetPassword},
+      {"entries", ShowEntries},
       {"receipts", ShowReceipts},
       {"valid-at", ShowValidAt},
       {"request-rotation", RequestRotation},
