@@ -433,3 +433,21 @@ TEST_CASE("escrowctl changes and resets passwords") {
   CHECK(bad_range.output.find("--from") != std::string::npos);
   CHECK(escrowd.Stop() == 0);
 }
+
+TEST_CASE("escrowctl names local mistakes") {
+  testing::TempDir dir;
+  Ctl ctl{"127.0.0.1:1"};
+
+  // A missing CA file is reported as such, not as an unreachable server.
+  auto no_ca = ctl.Run({"accounts"}, {{"ESCROW_CA_FILE", dir.path() + "/missing.pem"}});
+  CHECK(no_ca.exit_code == 1);
+  CHECK(no_ca.output.find("CA file " + dir.path() + "/missing.pem not found") !=
+        std::string::npos);
+  CHECK(no_ca.output.find("cannot reach") == std::string::npos);
+
+  // A data directory without a database is not blamed on a running escrowd.
+  auto no_db = ctl.Run({"rebuild-projections", "--data-dir", dir.path() + "/none"});
+  CHECK(no_db.exit_code == 1);
+  CHECK(no_db.output.find(dir.path() + "/none/db not found") != std::string::npos);
+  CHECK(no_db.output.find("stop escrowd first") == std::string::npos);
+}

@@ -119,6 +119,11 @@ Accounts:    alice / $owner_password      (owner of alice-phone)
              helpdesk1 / $helpdesk_password  (help desk)
              admin / $admin_password      (admin, help desk, auditor)
 CLI:         export ESCROW_CA_FILE=$data/keys/tls-ca.pem ESCROW_SERVER=127.0.0.1:$api_port
+             export ESCROW_GATEWAY=127.0.0.1:$gateway_port
+Device:      alice-phone's state file is $data/alice-phone.json; after the owner
+             retrieves its password in the console, try
+             escrow-device reset --state $data/alice-phone.json --recovery-password DIGITS
 Log:         $data/escrowd.log
 INFO
-wait $server_pid
+wait $server_pid || true
+echo "escrowd stopped; the demo data stays in $data"

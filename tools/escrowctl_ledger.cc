@@ -194,8 +194,9 @@ int PrintVerifyReport(const Settings& settings, const ledger::VerifyReport& repo
                StderrIsTerminal() ? "\r" : "", static_cast<unsigned long long>(report.entries),
                seconds, rate);
   if (report.ok) {
-    std::cout << "Verified " << report.entries << " entries and " << report.checkpoints
-              << " checkpoints.\n"
+    std::cout << "Verified " << report.entries << (report.entries == 1 ? " entry" : " entries")
+              << " and " << report.checkpoints
+              << (report.checkpoints == 1 ? " checkpoint.\n" : " checkpoints.\n")
               << "Head leaf hash: " << (head.empty() ? "(empty ledger)" : head) << "\n"
               << "Root: " << crypto::HexEncode(report.root_hash) << "\n";
   } else {

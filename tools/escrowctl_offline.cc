@@ -1,5 +1,6 @@
 // escrowctl commands that work on a data directory without a server.
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include "ledger/crypto.h"
@@ -62,8 +63,14 @@ int RunVerify(const Settings& settings) {
 int RunRebuildProjections(const Settings& settings) {
   std::string dir = RequireDataDir(settings);
   bool replace = settings.HasValue("replace");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir + "/db", ec)) {
+    return Fail("rebuilding projections in " + dir + " failed: " + dir +
+                "/db not found; --data-dir must name escrowd's data directory");
+  }
   auto report = projections::RebuildProjections(dir, replace);
   if (!report.ok()) {
+    // The usual cause with an existing database is a running escrowd holding its lock.
     return Fail("rebuilding projections in " + dir + " failed: " + report.status().message() +
                 " (stop escrowd first; the rebuild needs the database to itself)");
   }
@@ -78,6 +85,7 @@ int RunRebuildProjections(const Settings& settings) {
   } else if (report->equal) {
     std::cout << "Rebuilt projections from " << report->entries
               << " entries: equal to the stored projections.\n";
+    if (replace) std::cout << "Nothing to replace: the stored projections were left as they are.\n";
   } else {
     std::cout << "Rebuilt projections from " << report->entries
               << " entries: they differ from the stored projections at "

@@ -110,6 +110,8 @@ std::string Client::Impl::Address() const {
 }
 
 Status Client::Impl::TransportError(const beast::error_code& ec) const {
+  // A CA file that cannot be loaded is a local problem: the server was never contacted.
+  if (!tls_error.empty() && tls_context == nullptr) return Unavailable(tls_error);
   if (!tls_error.empty()) return Unavailable("cannot reach " + Address() + ": " + tls_error);
   if (ec == beast::error::timeout) {
     return Unavailable("cannot reach " + Address() + ": no response within " +

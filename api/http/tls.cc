@@ -5,6 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <filesystem>
+
 namespace escrow::http {
 namespace ssl = boost::asio::ssl;
 
@@ -66,6 +68,12 @@ Result<std::shared_ptr<ssl::context>> MakeClientContext(const ClientTls& tls) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
   ESCROW_RETURN_IF_ERROR(ApplyPolicy(*context));
   boost::system::error_code ec;
+  std::error_code file_error;
+  if (!tls.ca_file.empty() && !std::filesystem::is_regular_file(tls.ca_file, file_error)) {
+    return InvalidArgument("CA file " + tls.ca_file +
+                           " not found; name the server's CA certificate, for escrowd's own "
+                           "CA DATA_DIR/keys/tls-ca.pem");
+  }
   if (tls.ca_file.empty()) {
     context->set_default_verify_paths(ec);
   } else {
