@@ -1,7 +1,7 @@
 // escrowd's listeners over real TLS sockets: request smuggling inputs and
-// size limits are rejected before any authentication, and plain HTTP gets no
-// response. tests/http_limits_test.cc covers every case against the HTTP
-// layer alone. This file checks that the running server applies them.
+// size limits are rejected before any authentication, and plain HTTP gets
+// only a fixed 400 that says to use HTTPS. tests/http_limits_test.cc covers
+// every case against the HTTP layer alone. This file checks that the running server applies them.
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -159,7 +159,7 @@ TEST_CASE("escrowd enforces size limits before authentication") {
   }
 }
 
-TEST_CASE("escrowd answers nothing to plain HTTP") {
+TEST_CASE("escrowd tells plain HTTP to use HTTPS") {
   Running running;
   net::io_context io;
   net::ip::tcp::socket socket(io);
@@ -172,6 +172,8 @@ TEST_CASE("escrowd answers nothing to plain HTTP") {
     size_t n = socket.read_some(net::buffer(chunk), ec);
     received.append(chunk, n);
   }
+  CHECK(received.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(received.find("use an https:// address") != std::string::npos);
   CHECK(received.find("HTTP/1.1 200") == std::string::npos);
   CHECK(received.find("\"status\"") == std::string::npos);
 

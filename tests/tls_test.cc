@@ -177,7 +177,7 @@ TEST_CASE("server accepts TLS 1.2 with forward secrecy and 1.3 only") {
   CHECK(reply->status == 200);
 }
 
-TEST_CASE("plain HTTP to the TLS port gets no HTTP answer") {
+TEST_CASE("plain HTTP to the TLS port is told to use HTTPS") {
   TlsServer tls;
   net::io_context io;
   net::ip::tcp::socket socket(io);
@@ -192,6 +192,10 @@ TEST_CASE("plain HTTP to the TLS port gets no HTTP answer") {
     if (ec) break;
     received.append(chunk, n);
   }
+  // A fixed 400 that names the fix; the request is never served.
+  CHECK(received.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(received.find("This port speaks HTTPS only: use an https:// address.\n") !=
+        std::string::npos);
   CHECK(received.find("HTTP/1.1 200") == std::string::npos);
   CHECK(received.find("/hello") == std::string::npos);
 }

@@ -16,10 +16,12 @@
 #pragma once
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 
 #include <array>
@@ -100,22 +102,51 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void OnStart() {
     if constexpr (kIsTls) {
-      // The handshake gets its own deadline; a 503 also needs it first.
+      // The handshake gets its own deadline; a 503 also needs it first. The
+      // first bytes tell a TLS client from a plain-HTTP one.
       lowest().expires_after(limits().handshake_timeout);
-      stream_.async_handshake(
-          boost::asio::ssl::stream_base::server,
-          boost::beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
+      boost::beast::async_detect_ssl(
+          lowest(), buffer_,
+          boost::beast::bind_front_handler(&Session::OnDetected, this->shared_from_this()));
     } else {
       OnConnectionReady();
     }
   }
 
-  void OnHandshake(ErrorCode ec) {
+  void OnDetected(ErrorCode ec, bool is_tls) {
+    if constexpr (kIsTls) {
+      if (ec) return CloseNow();
+      if (!is_tls) return ReplyPlainHttp();
+      stream_.async_handshake(
+          boost::asio::ssl::stream_base::server, buffer_.data(),
+          boost::beast::bind_front_handler(&Session::OnHandshake, this->shared_from_this()));
+    }
+  }
+
+  // Answers a client that sent plain HTTP to this TLS port with a short
+  // unencrypted 400 that names the fix, then closes. It serves nothing.
+  void ReplyPlainHttp() {
+    context_->log().debug("connection {} from {}: plain HTTP on the TLS port", *id_,
+                          remote_address_);
+    static constexpr std::string_view kReply =
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: text/plain\r\n"
+        "Content-Length: 54\r\n"
+        "Connection: close\r\n"
+        "\r\n"
+        "This port speaks HTTPS only: use an https:// address.\n";
+    boost::asio::async_write(
+        lowest(), boost::asio::buffer(kReply.data(), kReply.size()),
+        [self = this->shared_from_this()](ErrorCode, size_t) { self->CloseNow(); });
+  }
+
+  void OnHandshake(ErrorCode ec, size_t bytes_used) {
     if (ec) {
       context_->log().debug("connection {} from {}: TLS handshake failed: {}", *id_,
                             remote_address_, ec.message());
       return CloseNow();
     }
+    buffer_.consume(bytes_used);
     OnConnectionReady();
   }
 
