@@ -179,6 +179,10 @@ TEST_CASE("escrowctl administers a running escrowd") {
   auto table = ctl.Run({"audit", "--device", "phone-1"});
   CHECK(table.exit_code == 0);
   CHECK(table.output.find("DENIED: no valid recovery password") != std::string::npos);
+  CHECK(std::regex_search(table.output, std::regex("SEQ +TIME +ACTOR +DEVICE +CHANNEL +OUTCOME")));
+  CHECK(std::regex_search(table.output,
+                          std::regex("\\n" + json::serialize(records[0].at("seq")) +
+                                     " +[-0-9T:.Z]+ +admin +phone-1 +cli +denied")));
 
   // Usage and sign-in errors.
   CHECK(ctl.Run({}).exit_code == 2);

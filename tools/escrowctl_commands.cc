@@ -452,10 +452,13 @@ int ShowAudit(ApiSession& session, const Settings& settings) {
     bool denied = r.at("denied").as_bool();
     std::string detail = denied ? "DENIED: " + Text(r, "denial_reason") : Text(r, "reason");
     if (denied && !Text(r, "reason").empty()) detail += " (reason: " + Text(r, "reason") + ")";
-    rows.push_back({Text(r, "time"), Text(r, "actor"), Text(r, "device_id"), Text(r, "channel"),
+    rows.push_back({Text(r, "seq"), Text(r, "time"), Text(r, "actor"), Text(r, "device_id"),
+                    Text(r, "channel"), denied ? "denied" : "retrieved",
                     denied ? "-" : Text(r, "generation"), detail});
   }
-  PrintTable({"TIME", "ACTOR", "DEVICE", "CHANNEL", "GENERATION", "REASON / DENIAL"}, rows);
+  PrintTable({"SEQ", "TIME", "ACTOR", "DEVICE", "CHANNEL", "OUTCOME", "GENERATION",
+              "REASON / DENIAL"},
+             rows);
   return kExitOk;
 }
 
