@@ -1,6 +1,6 @@
 // The admin page: policy, device registration with its enrollment token,
-// rotation and retirement, and accounts with their roles.
-import { api, devicePath } from './api.js';
+// rotation and retirement, and accounts with their roles and password reset.
+import { api, clearSession, devicePath } from './api.js';
 import { byId, el, fill, formatTime, showError, table, timeElement, whileBusy } from './dom.js';
 import { startPage } from './layout.js';
 
@@ -119,10 +119,72 @@ async function loadAccounts() {
       { title: 'Display name', value: (a) => a.display_name },
       { title: 'Roles', value: (a) => a.roles.join(', ') },
       { title: 'Created', value: (a) => timeElement(a.created_at) },
+      { title: '', value: resetButton },
     ], reply.accounts));
   } catch (error) {
     showError(byId('account-list'), error, 'Loading the accounts');
   }
+}
+
+function resetButton(account) {
+  const button = el('button', {
+    type: 'button', class: 'secondary', text: 'Reset password',
+    'aria-label': 'Reset password of ' + account.username,
+  });
+  button.addEventListener('click', () => showResetForm(account.username, button));
+  return button;
+}
+
+// Asks for the new password twice, then sends POST
+// /v1/accounts/{name}/password, which also revokes every session of that
+// account. Resetting one's own account therefore ends this session too.
+function showResetForm(username, opener) {
+  const area = byId('reset-password-area');
+  const fresh = el('input', { type: 'password', id: 'reset-new-password', minlength: '8', autocomplete: 'new-password', required: true });
+  const confirmation = el('input', { type: 'password', id: 'reset-confirm-password', minlength: '8', autocomplete: 'new-password', required: true });
+  const submit = el('button', { type: 'submit', class: 'danger', id: 'reset-password-button', text: 'Reset password' });
+  const cancel = el('button', { type: 'button', class: 'secondary', text: 'Cancel' });
+  const status = el('div', { 'aria-live': 'polite' });
+  const form = el('form', { class: 'stack', 'aria-label': 'Reset password of ' + username },
+    el('p', { text: 'Set a new password for ' + username + '. Every session of ' + username + ' is signed out.' }),
+    el('label', {}, 'New password for ' + username + ' (8 to 1024 characters)', fresh),
+    el('label', {}, 'Confirm new password for ' + username, confirmation),
+    el('div', { class: 'row' }, submit, cancel));
+  cancel.addEventListener('click', () => {
+    fill(area);
+    opener.focus();
+  });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    whileBusy(submit, () => resetPassword(username, fresh, confirmation, status));
+  });
+  fill(area, el('div', { class: 'notice warn' }, form, status));
+  fresh.focus();
+}
+
+async function resetPassword(username, fresh, confirmation, status) {
+  const body = { new_password: fresh.value };
+  const matches = fresh.value === confirmation.value;
+  fresh.value = '';
+  confirmation.value = '';
+  if (!matches) {
+    fill(status, el('p', { class: 'error', role: 'alert',
+      text: 'The new password and its confirmation differ. Type the same new password twice.' }));
+    fresh.focus();
+    return;
+  }
+  try {
+    await api('POST', '/v1/accounts/' + encodeURIComponent(username) + '/password', body);
+  } catch (error) {
+    showError(status, error, 'Resetting the password of ' + username);
+    return;
+  }
+  if (username === session.username) {
+    clearSession();
+    location.assign('index.html?expired=1');
+    return;
+  }
+  success(byId('reset-password-area'), 'Password of ' + username + ' reset; its sessions are signed out.');
 }
 
 async function createAccount(event) {

@@ -16,6 +16,17 @@ export function currentSession() {
   }
 }
 
+// JSON.parse reviver: an integer beyond 2^53, such as a nanosecond time,
+// becomes its exact digits as a string instead of a rounded number. Browsers
+// without the reviver's source-text argument keep the rounded number.
+function keepLargeIntegers(key, value, context) {
+  if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) &&
+      context && typeof context.source === 'string') {
+    return context.source;
+  }
+  return value;
+}
+
 export function saveSession(session) {
   sessionStorage.setItem(kSessionKey, JSON.stringify({
     token: session.token,
@@ -63,7 +74,7 @@ export async function api(method, path, body, options = {}) {
   const text = await response.text();
   let reply = {};
   try {
-    reply = text ? JSON.parse(text) : {};
+    reply = text ? JSON.parse(text, keepLargeIntegers) : {};
   } catch {
     reply = { error: 'bad_reply', message: 'The server sent a reply that is not JSON.' };
   }

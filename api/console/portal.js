@@ -1,6 +1,7 @@
 // The owner's portal: my devices and their state, "Show recovery password"
-// after a confirmation, and every retrieval of that device's password.
-import { api, devicePath } from './api.js';
+// after a confirmation, every retrieval of that device's password, and the
+// form that changes the signed-in user's own password.
+import { api, devicePath, saveSession } from './api.js';
 import { byId, el, fill, showError, table, timeElement, whileBusy } from './dom.js';
 import { startPage } from './layout.js';
 import { passwordView } from './password.js';
@@ -119,4 +120,37 @@ function renderRetrievals(deviceId) {
   ], rows));
 }
 
-if (session) loadPortal();
+// Sends POST /v1/me/password. The server revokes every session of the
+// account, including this one, and returns a fresh session, which replaces
+// the stored one as sign-in does. The inputs are cleared after every attempt.
+async function changePassword(event) {
+  event.preventDefault();
+  const current = byId('current-password');
+  const fresh = byId('new-password');
+  const confirmation = byId('confirm-password');
+  const status = byId('change-password-status');
+  const body = { current_password: current.value, new_password: fresh.value };
+  const matches = fresh.value === confirmation.value;
+  for (const input of [current, fresh, confirmation]) input.value = '';
+  if (!matches) {
+    fill(status, el('p', { class: 'error', role: 'alert',
+      text: 'The new password and its confirmation differ. Type the same new password twice.' }));
+    fresh.focus();
+    return;
+  }
+  await whileBusy(byId('change-password-button'), async () => {
+    try {
+      const reply = await api('POST', '/v1/me/password', body);
+      saveSession(reply);
+      fill(status, el('p', { class: 'success', role: 'status', id: 'change-password-done',
+        text: 'Password changed. Your other sessions are signed out.' }));
+    } catch (error) {
+      showError(status, error, 'Changing the password');
+    }
+  });
+}
+
+if (session) {
+  byId('change-password-form').addEventListener('submit', changePassword);
+  loadPortal();
+}

@@ -411,6 +411,106 @@ async function selfServiceOff(browser) {
   await finishPage(page);
 }
 
+// Fills the sign-in form with a password that must fail and returns the
+// error the page shows.
+async function signInError(page, username, password) {
+  await page.goto(baseUrl + '/console/');
+  await page.getByLabel('User name').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const error = page.locator('#signin-status .error');
+  await error.waitFor();
+  check(page.url().endsWith('/console/'), 'a failed sign-in left the sign-in page for ' + page.url());
+  return error.textContent();
+}
+
+async function passwordFieldValues(page, ids) {
+  return page.evaluate((fields) => fields.map((id) => document.getElementById(id).value), ids);
+}
+
+// Step 8: the owner changes the password in the portal and signs in again
+// with it. The admin resets another account's password, and that account
+// signs in with the new one. This step runs last because both old passwords
+// stop working.
+async function passwordChangeAndReset(browser) {
+  const { admin, owner, other_owner: other } = fixture;
+  const ownerNewPassword = owner.password + '-changed';
+  const otherNewPassword = other.password + '-reset';
+  const changeFields = ['current-password', 'new-password', 'confirm-password'];
+  const page = await openPage(browser, kDesktopViewport);
+  await signIn(page, owner, 'portal.html');
+  const oldToken = await page.evaluate(() => JSON.parse(sessionStorage.getItem('escrow.session')).token);
+  const status = page.locator('#change-password-status');
+  const fillChange = async (current, fresh, confirmation) => {
+    await page.getByLabel('Current password').fill(current);
+    await page.getByLabel('New password (8 to 1024 characters)').fill(fresh);
+    await page.getByLabel('Confirm new password').fill(confirmation);
+    await page.getByRole('button', { name: 'Change password' }).click();
+  };
+
+  // A confirmation that differs is rejected in the page, and the inputs are cleared.
+  await fillChange(owner.password, ownerNewPassword, ownerNewPassword + 'x');
+  await status.locator('.error', { hasText: 'confirmation differ' }).waitFor();
+  check((await passwordFieldValues(page, changeFields)).join('') === '', 'the inputs keep text after a mismatch');
+
+  // A wrong current password shows the API's message.
+  await fillChange(owner.password + 'x', ownerNewPassword, ownerNewPassword);
+  const wrong = status.locator('.error');
+  await wrong.filter({ hasText: 'current_password' }).waitFor();
+  check((await wrong.textContent()).includes('does not match the account\'s password'),
+        'a wrong current password shows: ' + await wrong.textContent());
+  check((await passwordFieldValues(page, changeFields)).join('') === '', 'the inputs keep text after a failure');
+
+  // The change succeeds, the page keeps working with the fresh token, and the old token is revoked.
+  await fillChange(owner.password, ownerNewPassword, ownerNewPassword);
+  const done = page.locator('#change-password-done');
+  await done.waitFor();
+  check(await done.textContent() === 'Password changed. Your other sessions are signed out.',
+        'the change reports: ' + await done.textContent());
+  check((await passwordFieldValues(page, changeFields)).join('') === '', 'the inputs keep text after the change');
+  const newToken = await page.evaluate(() => JSON.parse(sessionStorage.getItem('escrow.session')).token);
+  check(newToken !== oldToken, 'the stored session token did not change');
+  check(Array.isArray((await apiGet(page, '/v1/me/retrievals')).retrievals), 'the fresh token does not work');
+  const oldTokenStatus = await page.evaluate(async (token) => {
+    const response = await fetch('/v1/me/retrievals', { headers: { Authorization: 'Bearer ' + token } });
+    return response.status;
+  }, oldToken);
+  check(oldTokenStatus === 401, 'the old token returned HTTP ' + oldTokenStatus);
+  await screenshot(page, '10-owner-password-changed');
+
+  // Sign out; the old password fails and the new one opens the portal.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL('**/index.html');
+  const oldError = await signInError(page, owner.username, owner.password);
+  check(oldError === 'Wrong user name or password.', 'the old password shows: ' + oldError);
+  await signIn(page, { username: owner.username, password: ownerNewPassword }, 'portal.html');
+  await finishPage(page);
+
+  // The admin resets the other owner's password from the accounts table.
+  const adminPage = await openPage(browser, kDesktopViewport);
+  await signIn(adminPage, admin, 'admin.html');
+  await adminPage.getByRole('button', { name: 'Reset password of ' + other.username, exact: true }).click();
+  check(await adminPage.evaluate(() => document.activeElement.id) === 'reset-new-password',
+        'the reset form does not take the focus');
+  await adminPage.getByLabel('New password for ' + other.username + ' (8 to 1024 characters)', { exact: true })
+    .fill(otherNewPassword);
+  await adminPage.getByLabel('Confirm new password for ' + other.username, { exact: true }).fill(otherNewPassword);
+  await adminPage.keyboard.press('Enter');
+  const reset = adminPage.locator('#reset-password-area .success');
+  await reset.waitFor();
+  check(await reset.textContent() === 'Password of ' + other.username + ' reset; its sessions are signed out.',
+        'the reset reports: ' + await reset.textContent());
+  await screenshot(adminPage, '11-admin-password-reset');
+  await finishPage(adminPage);
+
+  const otherPage = await openPage(browser, kDesktopViewport);
+  const otherOldError = await signInError(otherPage, other.username, other.password);
+  check(otherOldError === 'Wrong user name or password.', 'the reset account\'s old password shows: ' + otherOldError);
+  await signIn(otherPage, { username: other.username, password: otherNewPassword }, 'portal.html');
+  await otherPage.locator('#device-list').getByText(other.device, { exact: true }).waitFor();
+  await finishPage(otherPage);
+}
+
 async function main() {
   // Playwright starts Chromium with a fresh temporary profile (--user-data-dir)
   // and removes it on close; it rejects a --user-data-dir in args.
@@ -421,7 +521,7 @@ async function main() {
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const steps = [ownerReveals, ownerDeniedOtherDevice, helpdeskRetrieves, auditorSeesRetrieval,
-                 markupDeviceIdIsText, headerOnEveryPage, selfServiceOff];
+                 markupDeviceIdIsText, headerOnEveryPage, selfServiceOff, passwordChangeAndReset];
   try {
     for (const step of steps) {
       const started = Date.now();
