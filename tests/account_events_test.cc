@@ -27,6 +27,7 @@
 #include "ledger/store.h"
 #include "projections/projector.h"
 #include "projections/service.h"
+#include "tests/api_stack.h"
 #include "tests/test_support.h"
 
 using namespace escrow;
@@ -35,7 +36,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kStartNs = 1'700'000'000'000'000'000;
 constexpr int64_t kHourNs = int64_t{3600} * 1'000'000'000;
 constexpr const char* kPassword = "correct horse battery";
 constexpr const char* kNewPassword = "new staple battery";
@@ -44,84 +44,20 @@ constexpr const char* kDeviceId = "phone-1";
 // The cheapest allowed cost, so each hash in these tests takes milliseconds.
 constexpr uint64_t kTestLogN = api::kMinPasswordLogN;
 
-struct Reply {
-  int status = 0;
-  std::string raw;
-  json::object body;
-};
+using Reply = testing::ApiReply;
 
-// The whole API stack on one data directory, with a clock the test moves.
-class AccountStack {
+// The API stack with the account and ledger helpers of these tests.
+class AccountStack : public testing::ApiStack {
  public:
-  AccountStack() {
-    auto store = ledger::Store::Open(data_dir());
-    REQUIRE(store.ok());
-    store_ = std::move(*store);
-    auto signing = ledger::SigningKey::LoadOrCreate(store_->keys_dir());
-    REQUIRE(signing.ok());
-    signing_.emplace(std::move(*signing));
-    auto master = ledger::MasterKey::LoadOrCreate(store_->keys_dir());
-    REQUIRE(master.ok());
-    master_.emplace(std::move(*master));
-
-    sequencer_ = std::make_unique<ledger::Sequencer>(store_.get(), &*signing_,
-                                                     projections::Apply,
-                                                     ledger::Sequencer::Options{});
-    REQUIRE(sequencer_->Start().ok());
-    service_ = std::make_unique<projections::EscrowService>(store_.get(), sequencer_.get(),
-                                                            &*master_);
-    REQUIRE(service_->EnsureInitialPolicy().ok());
-
-    api::Api::Options options;
-    options.clock = [this] { return now_ns_.load(); };
-    options.password_log_n = kTestLogN;
-    options.rate_limits = api::RateLimits::Unlimited();
-    api_ = std::make_unique<api::Api>(store_.get(), service_.get(), sequencer_.get(), options);
-    server_ = std::make_unique<http::Server>(
-        "api", [this](const http::Request& r) { return api_->Handle(r); }, http::ServerLimits{});
-    REQUIRE(server_->Listen("127.0.0.1", 0).ok());
-    client_ = std::make_unique<http::Client>("127.0.0.1", server_->port());
-  }
-
-  ~AccountStack() { Shutdown(); }
-
-  // Stops the server and the sequencer and closes the database, so offline
-  // tools can open it.
-  void Shutdown() {
-    client_.reset();
-    if (server_) server_->Stop();
-    server_.reset();
-    api_.reset();
-    service_.reset();
-    if (sequencer_) sequencer_->Stop();
-    sequencer_.reset();
-    store_.reset();
-  }
-
   void AddAccount(const std::string& name, std::vector<std::string> roles) {
-    Status s = service_->CreateAccount(api::SystemPrincipal(), name, roles, name,
+    Status s = service().CreateAccount(api::SystemPrincipal(), name, roles, name,
                                        api::HashPassword(kPassword, kTestLogN));
     REQUIRE(s.ok());
   }
 
   void RegisterDevice(const std::string& device_id, const std::string& owner) {
-    auto registered = service_->RegisterDevice(api::SystemPrincipal(), device_id, owner, kHourNs);
+    auto registered = service().RegisterDevice(api::SystemPrincipal(), device_id, owner, kHourNs);
     REQUIRE(registered.ok());
-  }
-
-  Reply Send(const std::string& method, const std::string& target, const std::string& body = "",
-             const std::string& token = "") {
-    std::map<std::string, std::string> headers;
-    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-    auto response = client_->Send(method, target, body, headers);
-    REQUIRE(response.ok());
-    Reply reply;
-    reply.status = response->status;
-    reply.raw = response->body;
-    boost::system::error_code ec;
-    json::value parsed = json::parse(reply.raw, ec);
-    if (!ec && parsed.is_object()) reply.body = parsed.as_object();
-    return reply;
   }
 
   int TryLogin(const std::string& name, const std::string& password) {
@@ -152,7 +88,7 @@ class AccountStack {
   }
 
   uint64_t LastSeq() {
-    auto last = store_->LastSeq();
+    auto last = store()->LastSeq();
     REQUIRE(last.ok());
     return *last;
   }
@@ -162,7 +98,7 @@ class AccountStack {
     std::vector<std::string> out;
     const uint64_t last = LastSeq();
     for (uint64_t seq = after + 1; seq <= last; seq++) {
-      auto bytes = store_->ReadEntry(seq);
+      auto bytes = store()->ReadEntry(seq);
       REQUIRE(bytes.ok());
       REQUIRE(bytes->has_value());
       out.push_back(**bytes);
@@ -181,29 +117,13 @@ class AccountStack {
   }
 
   std::string StoredHash(const std::string& account) {
-    auto hash = store_->Get(ledger::Cf::kCredentials, account);
+    auto hash = store()->Get(ledger::Cf::kCredentials, account);
     REQUIRE(hash.ok());
     REQUIRE(hash->has_value());
     return **hash;
   }
 
-  void AdvanceClock(int64_t ns) { now_ns_ += ns; }
-  void StopSequencer() { sequencer_->Stop(); }
-  std::string data_dir() const { return dir_.path() + "/data"; }
-  const std::string& root_dir() const { return dir_.path(); }
-  projections::EscrowService& service() { return *service_; }
-
- private:
-  testing::TempDir dir_;
-  std::unique_ptr<ledger::Store> store_;
-  std::optional<ledger::SigningKey> signing_;
-  std::optional<ledger::MasterKey> master_;
-  std::unique_ptr<ledger::Sequencer> sequencer_;
-  std::unique_ptr<projections::EscrowService> service_;
-  std::atomic<int64_t> now_ns_{kStartNs};
-  std::unique_ptr<api::Api> api_;
-  std::unique_ptr<http::Server> server_;
-  std::unique_ptr<http::Client> client_;
+  void StopSequencer() { sequencer().Stop(); }
 };
 
 ledger::AccountPasswordChanged PasswordChangedPayload(const ledger::Entry& entry) {

@@ -23,6 +23,7 @@
 #include "ledger/store.h"
 #include "projections/projector.h"
 #include "projections/service.h"
+#include "tests/api_stack.h"
 #include "tests/test_support.h"
 
 using namespace escrow;
@@ -30,7 +31,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int64_t kStartNs = 1'700'000'000'000'000'000;
 constexpr int64_t kSecondNs = 1'000'000'000;
 constexpr const char* kDigits = "12345678901234567890";
 constexpr const char* kPassword = "correct horse battery";
@@ -38,98 +38,23 @@ constexpr const char* kNewPassword = "new staple battery";
 // The cheapest allowed cost, so each hash in these tests takes milliseconds.
 constexpr uint64_t kTestLogN = api::kMinPasswordLogN;
 
-struct Reply {
-  int status = 0;
-  std::string raw;
-  std::map<std::string, std::string> headers;
-  json::object body;
-};
+using Reply = testing::ApiReply;
 
-// The whole API stack on one data directory, with a clock the test moves.
-class AuthStack {
+// The API stack with the account, device and login helpers of these tests.
+class AuthStack : public testing::ApiStack {
  public:
-  explicit AuthStack(api::RateLimits limits = api::RateLimits::Unlimited()) {
-    auto store = ledger::Store::Open(dir_.path());
-    REQUIRE(store.ok());
-    store_ = std::move(*store);
-    auto signing = ledger::SigningKey::LoadOrCreate(store_->keys_dir());
-    REQUIRE(signing.ok());
-    signing_.emplace(std::move(*signing));
-    auto master = ledger::MasterKey::LoadOrCreate(store_->keys_dir());
-    REQUIRE(master.ok());
-    master_.emplace(std::move(*master));
-
-    sequencer_ = std::make_unique<ledger::Sequencer>(store_.get(), &*signing_,
-                                                     projections::Apply,
-                                                     ledger::Sequencer::Options{});
-    REQUIRE(sequencer_->Start().ok());
-    service_ = std::make_unique<projections::EscrowService>(store_.get(), sequencer_.get(),
-                                                            &*master_);
-    REQUIRE(service_->EnsureInitialPolicy().ok());
-
-    api::Api::Options options;
-    options.clock = [this] { return now_ns_.load(); };
-    options.password_log_n = kTestLogN;
-    options.rate_limits = limits;
-    api_ = std::make_unique<api::Api>(store_.get(), service_.get(), sequencer_.get(), options);
-    server_ = std::make_unique<http::Server>(
-        "api", [this](const http::Request& r) { return api_->Handle(r); }, http::ServerLimits{});
-    REQUIRE(server_->Listen("127.0.0.1", 0).ok());
-    client_ = std::make_unique<http::Client>("127.0.0.1", server_->port());
-  }
-
-  ~AuthStack() {
-    client_.reset();
-    server_->Stop();
-    sequencer_->Stop();
-  }
+  explicit AuthStack(api::RateLimits limits = api::RateLimits::Unlimited())
+      : ApiStack(Options{limits}) {}
 
   void AddAccount(const std::string& name, std::vector<std::string> roles) {
-    Status s = service_->CreateAccount(api::SystemPrincipal(), name, roles, name,
+    Status s = service().CreateAccount(api::SystemPrincipal(), name, roles, name,
                                        api::HashPassword(kPassword, kTestLogN));
     REQUIRE(s.ok());
   }
 
   // Registers, enrolls and escrows generation 1 of kDigits for device_id.
   void EscrowDevice(const std::string& device_id, const std::string& owner) {
-    auto registered = service_->RegisterDevice(api::SystemPrincipal(), device_id, owner,
-                                               int64_t{3600} * kSecondNs);
-    REQUIRE(registered.ok());
-    crypto::KeyPair device_key = crypto::GenerateEd25519();
-
-    projections::EnrollRequest enroll;
-    enroll.enrollment_token = registered->enrollment_token.str();
-    enroll.os_version = "7.0";
-    enroll.client_version = "1.0";
-    enroll.device_public_key = device_key.public_key;
-    enroll.origin = SignedOrigin(device_key, device_id, 1, "/gw/v1/enroll");
-    auto enrolled = service_->Enroll(enroll);
-    REQUIRE(enrolled.ok());
-
-    auto envelope =
-        ledger::SealRecoveryPassword(enrolled->escrow_public_key, device_id, 1, kDigits);
-    REQUIRE(envelope.ok());
-    projections::EscrowRequest escrow;
-    escrow.generation = 1;
-    escrow.envelope = *envelope;
-    escrow.origin = SignedOrigin(device_key, device_id, 2, "/gw/v1/recovery-password");
-    REQUIRE(service_->Escrow(escrow).ok());
-  }
-
-  Reply Send(const std::string& method, const std::string& target, const std::string& body = "",
-             const std::string& token = "") {
-    std::map<std::string, std::string> headers;
-    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-    auto response = client_->Send(method, target, body, headers);
-    REQUIRE(response.ok());
-    Reply reply;
-    reply.status = response->status;
-    reply.raw = response->body;
-    reply.headers = response->headers;
-    boost::system::error_code ec;
-    json::value parsed = json::parse(reply.raw, ec);
-    if (!ec && parsed.is_object()) reply.body = parsed.as_object();
-    return reply;
+    ApiStack::EscrowDevice(device_id, owner, kDigits);
   }
 
   Reply TryLogin(const std::string& name, const std::string& password) {
@@ -147,37 +72,6 @@ class AuthStack {
     return Send("POST", "/v1/devices/" + device_id + "/recovery-password:retrieve",
                 R"({"channel":"portal"})", token);
   }
-
-  void AdvanceClock(int64_t ns) { now_ns_ += ns; }
-  ledger::Store* store() { return store_.get(); }
-
- private:
-  static projections::DeviceOrigin SignedOrigin(const crypto::KeyPair& key,
-                                                const std::string& device_id, uint64_t counter,
-                                                const std::string& path) {
-    std::string body =
-        json::serialize(json::object{{"device_id", device_id}, {"counter", counter}});
-    projections::DeviceOrigin origin;
-    origin.device_id = device_id;
-    origin.counter = counter;
-    origin.request_bytes = "POST " + path + "\n" + body;
-    auto signature = crypto::Ed25519Sign(key.private_key.view(),
-                                         "escrow-gateway/v1\nPOST\n" + path + "\n" + body);
-    REQUIRE(signature.ok());
-    origin.signature = *signature;
-    return origin;
-  }
-
-  testing::TempDir dir_;
-  std::unique_ptr<ledger::Store> store_;
-  std::optional<ledger::SigningKey> signing_;
-  std::optional<ledger::MasterKey> master_;
-  std::unique_ptr<ledger::Sequencer> sequencer_;
-  std::unique_ptr<projections::EscrowService> service_;
-  std::atomic<int64_t> now_ns_{kStartNs};
-  std::unique_ptr<api::Api> api_;
-  std::unique_ptr<http::Server> server_;
-  std::unique_ptr<http::Client> client_;
 };
 
 std::string ChangePasswordBody(const std::string& current, const std::string& replacement) {

@@ -31,6 +31,7 @@
 #include "ledger/store.h"
 #include "projections/projector.h"
 #include "projections/service.h"
+#include "tests/api_stack.h"
 #include "tests/test_support.h"
 
 using namespace escrow;
@@ -267,48 +268,8 @@ std::string FindLeak(const std::string& body, const std::string& digits) {
 }
 
 // The whole API stack on one data directory, with a two-device fleet.
-class MatrixStack {
+class MatrixStack : public testing::ApiStack {
  public:
-  MatrixStack() {
-    auto store = ledger::Store::Open(dir_.path());
-    REQUIRE(store.ok());
-    store_ = std::move(*store);
-    auto signing = ledger::SigningKey::LoadOrCreate(store_->keys_dir());
-    REQUIRE(signing.ok());
-    signing_.emplace(std::move(*signing));
-    auto master = ledger::MasterKey::LoadOrCreate(store_->keys_dir());
-    REQUIRE(master.ok());
-    master_.emplace(std::move(*master));
-
-    sequencer_ = std::make_unique<ledger::Sequencer>(store_.get(), &*signing_,
-                                                     projections::Apply,
-                                                     ledger::Sequencer::Options{});
-    REQUIRE(sequencer_->Start().ok());
-    service_ = std::make_unique<projections::EscrowService>(store_.get(), sequencer_.get(),
-                                                            &*master_);
-    REQUIRE(service_->EnsureInitialPolicy().ok());
-    checkpointer_ = std::make_unique<ledger::Checkpointer>(store_.get(), &*signing_,
-                                                           ledger::Checkpointer::Options{});
-
-    // The cheapest password hash keeps logins fast; rate limits are not
-    // what this test checks, so they are off.
-    api::Api::Options options;
-    options.password_log_n = api::kMinPasswordLogN;
-    options.rate_limits = api::RateLimits::Unlimited();
-    options.write_checkpoint = [this] { return checkpointer_->WriteNow(); };
-    api_ = std::make_unique<api::Api>(store_.get(), service_.get(), sequencer_.get(), options);
-    server_ = std::make_unique<http::Server>(
-        "api", [this](const http::Request& r) { return api_->Handle(r); }, http::ServerLimits{});
-    REQUIRE(server_->Listen("127.0.0.1", 0).ok());
-    client_ = std::make_unique<http::Client>("127.0.0.1", server_->port());
-  }
-
-  ~MatrixStack() {
-    client_.reset();
-    server_->Stop();
-    sequencer_->Stop();
-  }
-
   // Creates the accounts, escrows a known password on each owner's device,
   // records one retrieval by each owner and writes two checkpoints.
   void PopulateFleet() {
@@ -321,14 +282,14 @@ class MatrixStack {
     EscrowDevice("phone-a", "alice", kAliceDigits);
     EscrowDevice("phone-b", "bob", kBobDigits);
 
-    auto first = checkpointer_->WriteNow();
+    auto first = checkpointer().WriteNow();
     REQUIRE(first.ok());
-    checkpoint_sizes_[kOwn] = std::to_string(sequencer_->committed_seq());
+    checkpoint_sizes_[kOwn] = std::to_string(sequencer().committed_seq());
     receipt_seqs_[kOwn] = RetrieveAs("alice", "phone-a");
     receipt_seqs_[kOther] = RetrieveAs("bob", "phone-b");
-    auto second = checkpointer_->WriteNow();
+    auto second = checkpointer().WriteNow();
     REQUIRE(second.ok());
-    checkpoint_sizes_[kOther] = std::to_string(sequencer_->committed_seq());
+    checkpoint_sizes_[kOther] = std::to_string(sequencer().committed_seq());
 
     for (int caller = kOwner; caller < kCallerCount; ++caller) Login(Caller(caller));
   }
@@ -364,7 +325,7 @@ class MatrixStack {
                       const std::string& body) {
     std::map<std::string, std::string> headers;
     if (caller != kAnonymous) headers["Authorization"] = "Bearer " + tokens_[caller];
-    auto response = client_->Send(method, target, body, headers);
+    auto response = client().Send(method, target, body, headers);
     REQUIRE(response.ok());
     return std::move(*response);
   }
@@ -382,12 +343,12 @@ class MatrixStack {
  private:
   void AddAccount(const std::string& name, std::vector<std::string> roles,
                   const std::string& hash) {
-    Status s = service_->CreateAccount(api::SystemPrincipal(), name, roles, name, hash);
+    Status s = service().CreateAccount(api::SystemPrincipal(), name, roles, name, hash);
     REQUIRE(s.ok());
   }
 
   void Login(Caller caller) {
-    auto response = client_->Send(
+    auto response = client().Send(
         "POST", "/v1/sessions",
         Json({{"username", kCallerNames[caller]}, {"password", kPassword}}), {});
     REQUIRE(response.ok());
@@ -400,63 +361,11 @@ class MatrixStack {
     projections::RetrievalRequest request;
     request.device_id = device_id;
     request.channel = "portal";
-    auto retrieval = service_->Retrieve(projections::Principal{owner, {"user"}}, request);
+    auto retrieval = service().Retrieve(projections::Principal{owner, {"user"}}, request);
     REQUIRE(retrieval.ok());
     return std::to_string(retrieval->audit_seq);
   }
 
-  // Registers, enrolls and escrows generation 1 of digits for device_id.
-  void EscrowDevice(const std::string& device_id, const std::string& owner,
-                    const std::string& digits) {
-    auto registered = service_->RegisterDevice(api::SystemPrincipal(), device_id, owner,
-                                               int64_t{3600} * 1'000'000'000);
-    REQUIRE(registered.ok());
-    crypto::KeyPair device_key = crypto::GenerateEd25519();
-
-    projections::EnrollRequest enroll;
-    enroll.enrollment_token = registered->enrollment_token.str();
-    enroll.os_version = "7.0";
-    enroll.client_version = "1.0";
-    enroll.device_public_key = device_key.public_key;
-    enroll.origin = SignedOrigin(device_key, device_id, 1, "/gw/v1/enroll");
-    auto enrolled = service_->Enroll(enroll);
-    REQUIRE(enrolled.ok());
-
-    auto envelope =
-        ledger::SealRecoveryPassword(enrolled->escrow_public_key, device_id, 1, digits);
-    REQUIRE(envelope.ok());
-    projections::EscrowRequest escrow;
-    escrow.generation = 1;
-    escrow.envelope = *envelope;
-    escrow.origin = SignedOrigin(device_key, device_id, 2, "/gw/v1/recovery-password");
-    REQUIRE(service_->Escrow(escrow).ok());
-  }
-
-  static projections::DeviceOrigin SignedOrigin(const crypto::KeyPair& key,
-                                                const std::string& device_id, uint64_t counter,
-                                                const std::string& path) {
-    std::string body = Json({{"device_id", device_id}, {"counter", counter}});
-    projections::DeviceOrigin origin;
-    origin.device_id = device_id;
-    origin.counter = counter;
-    origin.request_bytes = "POST " + path + "\n" + body;
-    auto signature = crypto::Ed25519Sign(key.private_key.view(),
-                                         "escrow-gateway/v1\nPOST\n" + path + "\n" + body);
-    REQUIRE(signature.ok());
-    origin.signature = *signature;
-    return origin;
-  }
-
-  testing::TempDir dir_;
-  std::unique_ptr<ledger::Store> store_;
-  std::optional<ledger::SigningKey> signing_;
-  std::optional<ledger::MasterKey> master_;
-  std::unique_ptr<ledger::Sequencer> sequencer_;
-  std::unique_ptr<projections::EscrowService> service_;
-  std::unique_ptr<ledger::Checkpointer> checkpointer_;
-  std::unique_ptr<api::Api> api_;
-  std::unique_ptr<http::Server> server_;
-  std::unique_ptr<http::Client> client_;
   std::array<std::string, kCallerCount> tokens_;
   std::array<std::string, 2> checkpoint_sizes_;
   std::array<std::string, 2> receipt_seqs_;
