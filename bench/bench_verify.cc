@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
   std::printf("ledger: %s, %llu entries, %u hardware threads\n", dir.c_str(),
               static_cast<unsigned long long>(entries), cores);
   Fill(**store, *key, entries);
-  // The server answers proofs from a store opened for writing.
+  // The server builds proofs from a store opened for writing.
   if (mode == "all") MeasureProofs(**store);
 
   // The verify measurements read the data directory the way `escrowctl verify

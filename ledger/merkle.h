@@ -105,7 +105,7 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, std::string_view root1,
 
 // Computes the root of a growing tree in O(log n) memory: it keeps the roots
 // of the perfect subtrees that make up the tree, largest first, as in the
-// binary representation of size(). It holds them in a fixed array, so
+// binary representation of size(). They are stored in a fixed array, so
 // appending never allocates and a copy costs about 2 KiB.
 class MerkleTreeBuilder {
  public:
@@ -115,9 +115,9 @@ class MerkleTreeBuilder {
   // Appends the leaves of other, as if each were appended in turn, at the
   // cost of one hash per perfect subtree of other. Requires size() to be a
   // multiple of other's largest perfect subtree (the highest set bit of
-  // other.size()), so that each of other's subtrees is also a subtree here;
-  // fails with kInvalidArgument and appends nothing otherwise. This lets
-  // threads build the trees of aligned leaf ranges independently.
+  // other.size()), because only then is each of other's subtrees also a
+  // subtree here. Otherwise fails with kInvalidArgument and appends nothing.
+  // This lets threads build the trees of aligned leaf ranges independently.
   Status AppendTree(const MerkleTreeBuilder& other);
 
   uint64_t size() const { return size_; }

@@ -6,11 +6,11 @@
 // checkpoints whose roots are both recomputed from the same entries are
 // consistent by construction; a mismatch at either names its tree size.
 //
-// Work is split so that little runs on one thread: reading threads parse and
-// re-hash the entries of consecutive 16,384-seq ranges and build each
-// range's Merkle subtree; one thread then checks seq, chain and keys in order
-// and joins the subtrees; signatures are checked on all threads. The report
-// always names the lowest failing seq.
+// Little work runs on one thread. Reading threads parse and re-hash the
+// entries of consecutive 16,384-seq ranges and build each range's Merkle
+// subtree. One thread then checks seq, chain and keys in order and joins the
+// subtrees, and signatures are checked on all threads. The report always
+// names the lowest failing seq.
 //
 // Thread safety: a LedgerVerifier is used by one thread (it starts its own
 // workers for reading, hashing and signature checks). VerifyLedger only
@@ -95,9 +95,9 @@ class LedgerVerifier {
   // Reads the ledger keys in [lower, upper) into segment and runs phase 1 on
   // each entry. A missing bound means the range is open on that side.
   // When the segment's first leaf index is a multiple of kChunkEntries, the
-  // reader also builds the Merkle tree of the range's leaves, and keeps a
-  // copy of it at each size in checkpoint_sizes, so that phase 2 appends one
-  // subtree per range instead of hashing every node on one thread.
+  // reader also builds the Merkle tree of the range's leaves and keeps a copy
+  // of it at each size in checkpoint_sizes. Phase 2 then appends one subtree
+  // per range instead of hashing every node on one thread.
   static void ReadRange(const Store& store, rocksdb::ReadOptions read_options,
                         const std::optional<std::string>& lower,
                         const std::optional<std::string>& upper,

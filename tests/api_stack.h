@@ -4,8 +4,8 @@
 // (port picked by the kernel). Only the Api's clock is injected, so tests
 // can move time.
 //
-// Thread safety: an ApiStack is used by the test's thread; the server
-// answers on its own threads.
+// Thread safety: an ApiStack is used by the test's thread, and the server
+// handles requests on its own threads.
 #pragma once
 
 #include <atomic>

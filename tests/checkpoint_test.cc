@@ -240,7 +240,7 @@ TEST_CASE("parallel signature checks name the lowest bad seq") {
 
 TEST_CASE("verify checks checkpoints inside and at the edges of read ranges") {
   // Verify reads 16,384-seq ranges and builds each range's Merkle tree on
-  // the thread that read it; checkpoints inside a range, on its first and
+  // the thread that read it. Checkpoints inside a range, on its first and
   // last entry, and past the second round must all see the right root.
   const std::vector<uint64_t> sizes = {1, 5000, 16383, 16384, 16385, 32768, 40000};
   testing::LedgerDir fixture;

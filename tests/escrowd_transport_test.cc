@@ -1,6 +1,6 @@
 // escrowd's listeners over real TLS sockets: request smuggling inputs and
 // size limits are rejected before any authentication, and plain HTTP gets
-// only a fixed 400 that says to use HTTPS. tests/http_limits_test.cc covers
+// only a fixed 400 that asks for HTTPS. tests/http_limits_test.cc covers
 // every case against the HTTP layer alone. This file checks that the running server applies them.
 #include <sys/socket.h>
 #include <sys/time.h>

@@ -123,7 +123,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
-  // Answers a client that sent plain HTTP to this TLS port with a short
+  // Replies to a client that sent plain HTTP to this TLS port with a short
   // unencrypted 400 that names the fix, then closes. It serves nothing.
   void ReplyPlainHttp() {
     context_->log().debug("connection {} from {}: plain HTTP on the TLS port", *id_,
